@@ -1,0 +1,148 @@
+package httpapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"mime"
+	"net/http"
+	"slices"
+	"strings"
+	"unicode/utf8"
+
+	"invoices/domain/invoice"
+)
+
+// createInput is a decoded, validated create request.
+type createInput struct {
+	CustomerID string
+	Amount     invoice.Amount
+}
+
+// decodeCreate reads and validates a create body. Every failure is a
+// *problemError with a 4xx status; nothing is stored for any of them.
+func decodeCreate(r *http.Request, w http.ResponseWriter, maxBytes int64) (createInput, error) {
+	if err := requireJSON(r); err != nil {
+		return createInput{}, err
+	}
+	body, err := readBody(r, w, maxBytes)
+	if err != nil {
+		return createInput{}, err
+	}
+	// A map rather than CreateInvoiceRequest: keys match exactly (encoding/json
+	// matches struct fields case-insensitively) and every unknown key is seen.
+	var obj map[string]json.RawMessage
+	if err := decodeObject(body, &obj); err != nil {
+		return createInput{}, err
+	}
+	var in createInput
+	var fields []FieldError
+	addErr := func(err error) {
+		var ve *invoice.ValidationError
+		if errors.As(err, &ve) {
+			fields = append(fields, FieldError{Field: ve.Field, Message: ve.Reason})
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(obj)) {
+		if k != "customerId" && k != "amount" {
+			fields = append(fields, FieldError{Field: k, Message: "is not a known field"})
+		}
+	}
+	switch raw := obj["customerId"]; {
+	case isAbsent(raw):
+		fields = append(fields, FieldError{Field: "customerId", Message: "is required"})
+	case raw[0] != '"':
+		fields = append(fields, FieldError{Field: "customerId", Message: "must be a string"})
+	default:
+		if err := json.Unmarshal(raw, &in.CustomerID); err != nil {
+			fields = append(fields, FieldError{Field: "customerId", Message: "must be a string"})
+		} else if err := invoice.ValidateCustomerID(in.CustomerID); err != nil {
+			addErr(err)
+		}
+	}
+	switch raw := obj["amount"]; {
+	case isAbsent(raw):
+		fields = append(fields, FieldError{Field: "amount", Message: "is required"})
+	case raw[0] != '-' && (raw[0] < '0' || raw[0] > '9'):
+		fields = append(fields, FieldError{Field: "amount", Message: "must be a JSON number"})
+	default:
+		amount, err := invoice.ParseAmount(string(raw))
+		if err != nil {
+			addErr(err)
+		}
+		in.Amount = amount
+	}
+	if len(fields) > 0 {
+		return createInput{}, validationProblem(fields)
+	}
+	return in, nil
+}
+
+func isAbsent(raw json.RawMessage) bool { return len(raw) == 0 || string(raw) == "null" }
+
+// requireJSON answers 415 unless the body is declared as JSON.
+func requireJSON(r *http.Request) error {
+	ct := r.Header.Get("Content-Type")
+	mt, _, err := mime.ParseMediaType(ct)
+	if err == nil && (mt == "application/json" || (strings.HasPrefix(mt, "application/") && strings.HasSuffix(mt, "+json"))) {
+		return nil
+	}
+	detail := "the request body must be JSON: send Content-Type: application/json"
+	if ct != "" {
+		detail = fmt.Sprintf("Content-Type %q is not supported: send application/json", ct)
+	}
+	return newProblem(http.StatusUnsupportedMediaType, typeUnsupportedMedia, "Unsupported media type", detail)
+}
+
+// readBody reads at most maxBytes; a longer body is 413 without reading the rest.
+func readBody(r *http.Request, w http.ResponseWriter, maxBytes int64) ([]byte, error) {
+	tooLarge := newProblem(http.StatusRequestEntityTooLarge, typeTooLarge, "Payload too large",
+		fmt.Sprintf("the request body must be at most %d bytes", maxBytes))
+	if r.ContentLength > maxBytes {
+		return nil, tooLarge
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBytes))
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return nil, tooLarge
+	}
+	if err != nil {
+		return nil, newProblem(http.StatusBadRequest, typeMalformed, "Malformed request", "the request body could not be read")
+	}
+	return body, nil
+}
+
+// decodeObject decodes a body that must be exactly one JSON object.
+func decodeObject(body []byte, dst any) error {
+	malformed := func(detail string) error {
+		return newProblem(http.StatusBadRequest, typeMalformed, "Malformed request", detail)
+	}
+	trimmed := bytes.TrimSpace(body)
+	switch {
+	case len(trimmed) == 0:
+		return malformed("the request body is empty: send a JSON object")
+	case !utf8.Valid(trimmed):
+		return malformed("the request body is not valid UTF-8")
+	case trimmed[0] != '{':
+		return malformed("the request body must be a JSON object")
+	}
+	dec := json.NewDecoder(bytes.NewReader(trimmed))
+	if err := dec.Decode(dst); err != nil {
+		var se *json.SyntaxError
+		if errors.As(err, &se) {
+			return malformed(fmt.Sprintf("malformed JSON at byte %d: %v", se.Offset, se))
+		}
+		if errors.Is(err, io.ErrUnexpectedEOF) {
+			return malformed("malformed JSON: the body ends inside the object")
+		}
+		return malformed("malformed JSON: " + err.Error())
+	}
+	if dec.InputOffset() != int64(len(trimmed)) {
+		return malformed("unexpected data after the JSON object")
+	}
+	return nil
+}
+

@@ -1,0 +1,115 @@
+// Package httpapi is the HTTP adapter: gin routes, request decoding, DTOs,
+// problem+json errors, Swagger UI at /api, and the server's lifecycle.
+package httpapi
+
+import (
+	"net/http"
+	"time"
+	"unicode"
+
+	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
+	swaggerFiles "github.com/swaggo/files"
+	ginSwagger "github.com/swaggo/gin-swagger"
+	"github.com/swaggo/swag"
+	"go.uber.org/zap"
+
+	"invoices/app"
+	"invoices/app/command"
+	"invoices/config"
+	"invoices/docs" // registers the generated OpenAPI document with swag
+)
+
+const requestIDKey = "request_id"
+
+// NewEngine builds the gin engine with every route and middleware.
+func NewEngine(application app.Application, cfg config.HTTP, log *zap.Logger) *gin.Engine {
+	gin.SetMode(gin.ReleaseMode)
+	e := gin.New()
+	e.HandleMethodNotAllowed = true
+	e.ContextWithFallback = true
+	e.Use(requestIDMiddleware, accessLog(log), recovery(log))
+
+	h := invoiceHandlers{app: application, log: log, maxBodyBytes: cfg.MaxBodyBytes}
+	inv := e.Group("/invoices")
+	inv.POST("", h.createInvoice)
+	inv.GET("", h.listInvoices)
+	inv.GET("/:id", h.getInvoice)
+	inv.POST("/:id/pay", h.payInvoice)
+	inv.PATCH("/:id/pay", h.payInvoice)
+
+	e.GET("/api", func(c *gin.Context) { c.Redirect(http.StatusMovedPermanently, "/api/index.html") })
+	e.GET("/api/*any", ginSwagger.WrapHandler(swaggerFiles.Handler, ginSwagger.URL("/api/doc.json")))
+	e.GET("/api-json", func(c *gin.Context) {
+		doc, err := swag.ReadDoc(docs.SwaggerInfo.InstanceName())
+		if err != nil {
+			writeError(c, log, err)
+			return
+		}
+		c.Data(http.StatusOK, "application/json; charset=utf-8", []byte(doc))
+	})
+
+	e.NoRoute(func(c *gin.Context) {
+		writeProblem(c, Problem{Type: typeNotFound, Title: "Not found", Status: http.StatusNotFound,
+			Detail: "no route matches " + c.Request.Method + " " + c.Request.URL.Path})
+	})
+	e.NoMethod(func(c *gin.Context) {
+		writeProblem(c, Problem{Type: typeMethodNotAllowed, Title: "Method not allowed", Status: http.StatusMethodNotAllowed,
+			Detail: c.Request.Method + " is not allowed on " + c.Request.URL.Path})
+	})
+	return e
+}
+
+// requestIDMiddleware accepts a sane X-Request-ID or makes one, returns it,
+// and records it as the correlation id of any event the request appends.
+func requestIDMiddleware(c *gin.Context) {
+	id := c.GetHeader("X-Request-ID")
+	if !validRequestID(id) {
+		id = uuid.NewString()
+	}
+	c.Set(requestIDKey, id)
+	c.Header("X-Request-ID", id)
+	c.Request = c.Request.WithContext(command.WithCorrelationID(c.Request.Context(), id))
+	c.Next()
+}
+
+func validRequestID(id string) bool {
+	if id == "" || len(id) > 128 {
+		return false
+	}
+	for _, r := range id {
+		if r > unicode.MaxASCII || !unicode.IsPrint(r) {
+			return false
+		}
+	}
+	return true
+}
+
+func requestID(c *gin.Context) string { return c.GetString(requestIDKey) }
+
+// accessLog writes one line per request.
+func accessLog(log *zap.Logger) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		start := time.Now()
+		c.Next()
+		route := c.FullPath()
+		if route == "" {
+			route = "unmatched"
+		}
+		log.Info("request",
+			zap.String("method", c.Request.Method),
+			zap.String("route", route),
+			zap.Int("status", c.Writer.Status()),
+			zap.Duration("latency", time.Since(start)),
+			zap.String("request_id", requestID(c)))
+	}
+}
+
+// recovery turns a panic into a logged 500 problem instead of a dropped
+// connection.
+func recovery(log *zap.Logger) gin.HandlerFunc {
+	return gin.CustomRecoveryWithWriter(nil, func(c *gin.Context, rec any) {
+		log.Error("panic serving request", zap.String("request_id", requestID(c)), zap.Any("panic", rec), zap.Stack("stack"))
+		writeProblem(c, internalProblem())
+	})
+}

@@ -1,0 +1,53 @@
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+	"go.uber.org/fx"
+	"go.uber.org/zap"
+
+	"invoices/config"
+)
+
+// NewServer returns the HTTP server, listening from fx start to fx stop.
+// Stopping drains in-flight requests within the stop context's deadline.
+func NewServer(lc fx.Lifecycle, cfg config.HTTP, engine *gin.Engine, log *zap.Logger, sd fx.Shutdowner) *http.Server {
+	srv := &http.Server{
+		Addr:              cfg.Addr,
+		Handler:           engine,
+		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
+		ReadTimeout:       cfg.ReadTimeout,
+		WriteTimeout:      cfg.WriteTimeout,
+		IdleTimeout:       cfg.IdleTimeout,
+		ErrorLog:          zap.NewStdLog(log.Named("http")),
+	}
+	lc.Append(fx.Hook{
+		OnStart: func(context.Context) error {
+			ln, err := net.Listen("tcp", srv.Addr)
+			if err != nil {
+				return err
+			}
+			log.Info("listening", zap.String("addr", ln.Addr().String()),
+				zap.String("swagger", "http://"+ln.Addr().String()+"/api"))
+			go func() {
+				if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+					log.Error("http server stopped", zap.Error(err))
+					_ = sd.Shutdown(fx.ExitCode(1))
+				}
+			}()
+			return nil
+		},
+		OnStop: srv.Shutdown,
+	})
+	return srv
+}
+
+// Module provides the gin engine and runs the HTTP server.
+var Module = fx.Module("httpapi",
+	fx.Provide(NewEngine, NewServer),
+	fx.Invoke(func(*http.Server) {}),
+)

@@ -1,0 +1,72 @@
+package command
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"go.uber.org/zap"
+
+	"invoices/ports"
+)
+
+// RetryOnConflict re-runs a handler that lost an optimistic-concurrency race,
+// up to attempts times in all. Each run reloads the aggregate and decides
+// again, so a second pay of one invoice ends as invoice.ErrAlreadyPaid rather
+// than as a conflict. Only safe for handlers that load before they decide.
+func RetryOnConflict[C any](next Handler[C], attempts int) Handler[C] {
+	return retryOnConflict[C]{next: next, attempts: attempts}
+}
+
+type retryOnConflict[C any] struct {
+	next     Handler[C]
+	attempts int
+}
+
+func (d retryOnConflict[C]) Handle(ctx context.Context, cmd C) (Result, error) {
+	for attempt := 1; ; attempt++ {
+		res, err := d.next.Handle(ctx, cmd)
+		if err == nil || !errors.Is(err, ports.ErrConcurrencyConflict) || attempt >= d.attempts || ctx.Err() != nil {
+			return res, err
+		}
+	}
+}
+
+// ProjectionWaiter blocks until the read model has applied every event up to
+// a global position.
+type ProjectionWaiter interface {
+	WaitFor(ctx context.Context, position int64) error
+}
+
+// ReadYourWrites makes a handler return only once the read model has reached
+// the events it appended, or timeout has passed. A timeout is not an error:
+// the events are durable, so the result is returned with Projected false and
+// the caller decides how to warn its client.
+func ReadYourWrites[C any](next Handler[C], waiter ProjectionWaiter, timeout time.Duration, log *zap.Logger) Handler[C] {
+	return readYourWrites[C]{next: next, waiter: waiter, timeout: timeout, log: log}
+}
+
+type readYourWrites[C any] struct {
+	next    Handler[C]
+	waiter  ProjectionWaiter
+	timeout time.Duration
+	log     *zap.Logger
+}
+
+func (d readYourWrites[C]) Handle(ctx context.Context, cmd C) (Result, error) {
+	res, err := d.next.Handle(ctx, cmd)
+	if err != nil {
+		return res, err
+	}
+	wctx, cancel := context.WithTimeout(ctx, d.timeout)
+	defer cancel()
+	if err := d.waiter.WaitFor(wctx, res.Position); err != nil {
+		if ctx.Err() == nil {
+			d.log.Warn("read model did not catch up before the reply",
+				zap.Int64("position", res.Position), zap.Duration("waited", d.timeout))
+		}
+		return res, nil
+	}
+	res.Projected = true
+	return res, nil
+}

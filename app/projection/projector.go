@@ -1,0 +1,236 @@
+// Package projection folds the event stream into the invoice read model.
+package projection
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"invoices/domain/event"
+	"invoices/domain/invoice"
+	"invoices/ports"
+)
+
+// InvoicesProjector is the checkpoint name of the invoice read-model projector.
+const InvoicesProjector = "invoices"
+
+// Options tunes a Projector.
+type Options struct {
+	// BatchSize is the most events applied in one read-model transaction.
+	BatchSize int
+	// PollInterval is how often the projector looks for events appended by
+	// other processes; appends in this process wake it at once.
+	PollInterval time.Duration
+}
+
+// Projector applies events to the invoice read model in position order.
+// Each batch and the checkpoint commit in one read-database transaction, so
+// a crash neither loses nor repeats a projection, and the projector resumes
+// from its checkpoint on start.
+type Projector struct {
+	events ports.EventStore
+	store  ports.ProjectionStore
+	codec  *event.Registry
+	log    *zap.Logger
+	opts   Options
+
+	wake chan struct{}
+
+	mu       sync.Mutex
+	pos      int64
+	advanced chan struct{} // closed and replaced whenever pos moves
+
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// New returns a stopped projector.
+func New(events ports.EventStore, store ports.ProjectionStore, codec *event.Registry, log *zap.Logger, opts Options) *Projector {
+	return &Projector{
+		events:   events,
+		store:    store,
+		codec:    codec,
+		log:      log.Named("projector"),
+		opts:     opts,
+		wake:     make(chan struct{}, 1),
+		advanced: make(chan struct{}),
+	}
+}
+
+// Start loads the checkpoint and starts catching up in the background.
+func (p *Projector) Start(ctx context.Context) error {
+	pos, err := p.store.Checkpoint(ctx, InvoicesProjector)
+	if err != nil {
+		return err
+	}
+	p.setPosition(pos)
+	runCtx, cancel := context.WithCancel(context.Background())
+	p.cancel, p.done = cancel, make(chan struct{})
+	go p.run(runCtx)
+	p.log.Info("projector started", zap.Int64("checkpoint", pos))
+	return nil
+}
+
+// Stop ends the background loop after the batch in flight, if any, commits
+// or rolls back.
+func (p *Projector) Stop(ctx context.Context) error {
+	if p.cancel == nil {
+		return nil
+	}
+	p.cancel()
+	select {
+	case <-p.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Position returns the checkpoint: every event up to it is in the read model.
+func (p *Projector) Position() int64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.pos
+}
+
+// Wake asks the projector to look for new events now.
+func (p *Projector) Wake() {
+	select {
+	case p.wake <- struct{}{}:
+	default:
+	}
+}
+
+// WaitFor blocks until the read model has applied position, or ctx ends.
+func (p *Projector) WaitFor(ctx context.Context, position int64) error {
+	for {
+		p.mu.Lock()
+		cur, advanced := p.pos, p.advanced
+		p.mu.Unlock()
+		if cur >= position {
+			return nil
+		}
+		p.Wake()
+		select {
+		case <-advanced:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+func (p *Projector) setPosition(pos int64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if pos != p.pos {
+		p.pos = pos
+		close(p.advanced)
+		p.advanced = make(chan struct{})
+	}
+}
+
+func (p *Projector) run(ctx context.Context) {
+	defer close(p.done)
+	ticker := time.NewTicker(p.opts.PollInterval)
+	defer ticker.Stop()
+	const maxBackoff = 5 * time.Second
+	backoff := 100 * time.Millisecond
+	for {
+		n, err := p.Step(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		if err != nil {
+			// Never skip past an event: log loudly and try the same batch again.
+			p.log.Error("projection stalled", zap.Int64("checkpoint", p.Position()), zap.Error(err))
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(backoff):
+			}
+			backoff = min(2*backoff, maxBackoff)
+			continue
+		}
+		backoff = 100 * time.Millisecond
+		if n == p.opts.BatchSize {
+			continue // more may be waiting
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-p.wake:
+		case <-ticker.C:
+		}
+	}
+}
+
+// Step applies the next batch of events after the checkpoint and returns how
+// many it applied. It must not run concurrently with itself in one process;
+// the background loop is its only caller outside tests.
+func (p *Projector) Step(ctx context.Context) (int, error) {
+	from := p.Position()
+	records, err := p.events.ReadAll(ctx, from, p.opts.BatchSize)
+	if err != nil || len(records) == 0 {
+		return 0, err
+	}
+	// Positions are gapless by construction; a hole means lost or tampered
+	// data, so stop here rather than skip it.
+	for i, r := range records {
+		if want := from + int64(i) + 1; r.Position != want {
+			return 0, fmt.Errorf("gap in event positions: expected %d, found %d", want, r.Position)
+		}
+	}
+	decoded := make([]event.Event, len(records))
+	for i, r := range records {
+		if decoded[i], err = p.codec.Decode(r.Type, r.Data); err != nil {
+			return 0, fmt.Errorf("event at position %d: %w", r.Position, err)
+		}
+	}
+	to := records[len(records)-1].Position
+	err = p.store.Project(ctx, InvoicesProjector, from, to, func(tx ports.InvoiceProjectionTx) error {
+		for i, r := range records {
+			if err := apply(ctx, tx, r, decoded[i]); err != nil {
+				return fmt.Errorf("event at position %d: %w", r.Position, err)
+			}
+		}
+		return nil
+	})
+	if errors.Is(err, ports.ErrConcurrencyConflict) {
+		// Another projector applied these events first; resume from its checkpoint.
+		pos, cerr := p.store.Checkpoint(ctx, InvoicesProjector)
+		if cerr != nil {
+			return 0, cerr
+		}
+		p.setPosition(pos)
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	p.setPosition(to)
+	return len(records), nil
+}
+
+func apply(ctx context.Context, tx ports.InvoiceProjectionTx, r ports.RecordedEvent, e event.Event) error {
+	switch e := e.(type) {
+	case invoice.Created:
+		return tx.InsertInvoice(ctx, ports.InvoiceView{
+			ID:         r.StreamID,
+			CustomerID: e.CustomerID,
+			Amount:     e.Amount,
+			Status:     invoice.StatusPending,
+			Version:    r.Version,
+			Seq:        r.Position,
+			CreatedAt:  e.CreatedAt,
+			UpdatedAt:  e.CreatedAt,
+		})
+	case invoice.Paid:
+		return tx.MarkInvoicePaid(ctx, r.StreamID, r.Version, e.PaidAt)
+	default:
+		return fmt.Errorf("no projection for %q", r.Type)
+	}
+}

@@ -1,0 +1,291 @@
+// Package config loads the service configuration once, from the environment
+// and an optional .env file, validates it, and splits it into typed parts.
+// It is the only package that reads the environment.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strconv"
+	"time"
+
+	"github.com/caarlos0/env/v11"
+	"github.com/joho/godotenv"
+)
+
+// Driver names a database engine.
+type Driver string
+
+// Supported drivers.
+const (
+	Postgres Driver = "postgres"
+	SQLite   Driver = "sqlite"
+)
+
+// Config is the whole service configuration.
+type Config struct {
+	HTTP       HTTP
+	EventStore Database
+	ReadDB     Database
+	Projection Projection
+	Log        Log
+}
+
+// HTTP configures the API server.
+type HTTP struct {
+	Addr              string // host:port to listen on
+	MaxBodyBytes      int64
+	ReadHeaderTimeout time.Duration
+	ReadTimeout       time.Duration
+	WriteTimeout      time.Duration
+	IdleTimeout       time.Duration
+	ShutdownTimeout   time.Duration
+}
+
+// Database configures one store. DSN may hold a password: log Redacted instead.
+type Database struct {
+	Name         string // "event store" or "read database", for messages
+	Driver       Driver
+	DSN          string
+	Redacted     string
+	MaxOpenConns int
+}
+
+// Projection configures the projector and the read-your-writes wait.
+type Projection struct {
+	// ReadYourWritesTimeout bounds how long a command waits for the read
+	// model to reach its events before answering with a warning.
+	ReadYourWritesTimeout time.Duration
+	// PollInterval is the safety-net poll for events appended elsewhere.
+	PollInterval time.Duration
+	BatchSize    int
+	// PayMaxAttempts bounds how often a pay that lost an optimistic-
+	// concurrency race is reloaded, re-decided and re-appended.
+	PayMaxAttempts int
+}
+
+// Log configures zap.
+type Log struct {
+	Level  string // debug, info, warn, error
+	Format string // json, console, or auto (console on a terminal)
+}
+
+// raw mirrors the environment variables one to one.
+type raw struct {
+	Host              string        `env:"HOST" envDefault:"0.0.0.0"`
+	Port              int           `env:"PORT" envDefault:"3001"`
+	MaxBodyBytes      int64         `env:"HTTP_MAX_BODY_BYTES" envDefault:"1048576"`
+	ReadHeaderTimeout time.Duration `env:"HTTP_READ_HEADER_TIMEOUT" envDefault:"5s"`
+	ReadTimeout       time.Duration `env:"HTTP_READ_TIMEOUT" envDefault:"15s"`
+	WriteTimeout      time.Duration `env:"HTTP_WRITE_TIMEOUT" envDefault:"30s"`
+	IdleTimeout       time.Duration `env:"HTTP_IDLE_TIMEOUT" envDefault:"120s"`
+	ShutdownTimeout   time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"15s"`
+
+	DataDir      string `env:"DATA_DIR" envDefault:"./data"`
+	MaxOpenConns int    `env:"DB_MAX_OPEN_CONNS" envDefault:"16"`
+
+	EventStore pgVars `envPrefix:"EVENT_STORE_"`
+	ReadDB     pgVars `envPrefix:"READ_DB_"`
+
+	ReadYourWritesTimeout time.Duration `env:"READ_YOUR_WRITES_TIMEOUT" envDefault:"5s"`
+	PollInterval          time.Duration `env:"PROJECTION_POLL_INTERVAL" envDefault:"1s"`
+	BatchSize             int           `env:"PROJECTION_BATCH_SIZE" envDefault:"500"`
+	PayMaxAttempts        int           `env:"PAY_MAX_ATTEMPTS" envDefault:"5"`
+
+	LogLevel  string `env:"LOG_LEVEL" envDefault:"info"`
+	LogFormat string `env:"LOG_FORMAT" envDefault:"auto"`
+}
+
+// pgVars are the original service's per-store PostgreSQL variables.
+type pgVars struct {
+	URL      string `env:"URL"`
+	Host     string `env:"HOST"`
+	Port     string `env:"PORT"`
+	Username string `env:"USERNAME"`
+	Password string `env:"PASSWORD"`
+	Database string `env:"DATABASE"`
+	SSLMode  string `env:"SSLMODE"`
+}
+
+func (v pgVars) set() bool {
+	return v.URL != "" || v.Host != "" || v.Port != "" || v.Username != "" || v.Password != "" || v.Database != ""
+}
+
+// Load reads .env (when present; real environment variables win) and the
+// environment. Errors name the offending variable.
+func Load() (Config, error) {
+	if err := godotenv.Load(); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return Config{}, fmt.Errorf(".env: %w", err)
+	}
+	return FromEnv(os.Environ())
+}
+
+// FromEnv builds a Config from KEY=value pairs, ignoring .env. Tests use it.
+func FromEnv(environ []string) (Config, error) {
+	vars := make(map[string]string, len(environ))
+	for _, kv := range environ {
+		for i := 0; i < len(kv); i++ {
+			if kv[i] == '=' {
+				vars[kv[:i]] = kv[i+1:]
+				break
+			}
+		}
+	}
+	var r raw
+	if err := env.ParseWithOptions(&r, env.Options{Environment: vars}); err != nil {
+		return Config{}, nameVariable(err)
+	}
+	return r.build()
+}
+
+func (r raw) build() (Config, error) {
+	if r.Port < 1 || r.Port > 65535 {
+		return Config{}, errors.New("PORT: must be between 1 and 65535")
+	}
+	checks := []struct {
+		name string
+		ok   bool
+	}{
+		{"HTTP_MAX_BODY_BYTES: must be positive", r.MaxBodyBytes > 0},
+		{"HTTP_READ_HEADER_TIMEOUT: must be positive", r.ReadHeaderTimeout > 0},
+		{"HTTP_READ_TIMEOUT: must be positive", r.ReadTimeout > 0},
+		{"HTTP_WRITE_TIMEOUT: must be positive", r.WriteTimeout > 0},
+		{"HTTP_IDLE_TIMEOUT: must be positive", r.IdleTimeout > 0},
+		{"SHUTDOWN_TIMEOUT: must be positive", r.ShutdownTimeout > 0},
+		{"DB_MAX_OPEN_CONNS: must be at least 2", r.MaxOpenConns >= 2},
+		{"READ_YOUR_WRITES_TIMEOUT: must not be negative", r.ReadYourWritesTimeout >= 0},
+		{"PROJECTION_POLL_INTERVAL: must be positive", r.PollInterval > 0},
+		{"PROJECTION_BATCH_SIZE: must be between 1 and 10000", r.BatchSize >= 1 && r.BatchSize <= 10000},
+		{"PAY_MAX_ATTEMPTS: must be between 1 and 100", r.PayMaxAttempts >= 1 && r.PayMaxAttempts <= 100},
+		{"LOG_LEVEL: must be debug, info, warn or error", oneOf(r.LogLevel, "debug", "info", "warn", "error")},
+		{"LOG_FORMAT: must be auto, json or console", oneOf(r.LogFormat, "auto", "json", "console")},
+	}
+	for _, c := range checks {
+		if !c.ok {
+			return Config{}, errors.New(c.name)
+		}
+	}
+	es, err := database("event store", "EVENT_STORE_", r.EventStore, r.DataDir, "events.db", "event_store", r.MaxOpenConns)
+	if err != nil {
+		return Config{}, err
+	}
+	rd, err := database("read database", "READ_DB_", r.ReadDB, r.DataDir, "read.db", "read_db", r.MaxOpenConns)
+	if err != nil {
+		return Config{}, err
+	}
+	return Config{
+		HTTP: HTTP{
+			Addr:              net.JoinHostPort(r.Host, strconv.Itoa(r.Port)),
+			MaxBodyBytes:      r.MaxBodyBytes,
+			ReadHeaderTimeout: r.ReadHeaderTimeout,
+			ReadTimeout:       r.ReadTimeout,
+			WriteTimeout:      r.WriteTimeout,
+			IdleTimeout:       r.IdleTimeout,
+			ShutdownTimeout:   r.ShutdownTimeout,
+		},
+		EventStore: es,
+		ReadDB:     rd,
+		Projection: Projection{
+			ReadYourWritesTimeout: r.ReadYourWritesTimeout,
+			PollInterval:          r.PollInterval,
+			BatchSize:             r.BatchSize,
+			PayMaxAttempts:        r.PayMaxAttempts,
+		},
+		Log: Log{Level: r.LogLevel, Format: r.LogFormat},
+	}, nil
+}
+
+func database(name, prefix string, v pgVars, dataDir, file, defaultDB string, maxConns int) (Database, error) {
+	db := Database{Name: name, MaxOpenConns: maxConns}
+	switch {
+	case v.URL != "":
+		u, err := url.Parse(v.URL)
+		if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") || u.Host == "" {
+			// The URL may hold a password: never echo it.
+			return Database{}, fmt.Errorf("%sURL: must be a postgres:// URL with a host", prefix)
+		}
+		db.Driver, db.DSN, db.Redacted = Postgres, v.URL, u.Redacted()
+	case v.set():
+		port := 5432
+		if v.Port != "" {
+			p, err := strconv.Atoi(v.Port)
+			if err != nil || p < 1 || p > 65535 {
+				return Database{}, fmt.Errorf("%sPORT: must be a port number, got %q", prefix, v.Port)
+			}
+			port = p
+		}
+		u := url.URL{
+			Scheme: "postgres",
+			Host:   net.JoinHostPort(orDefault(v.Host, "localhost"), strconv.Itoa(port)),
+			Path:   "/" + orDefault(v.Database, defaultDB),
+		}
+		user := orDefault(v.Username, "postgres")
+		if v.Password != "" {
+			u.User = url.UserPassword(user, v.Password)
+		} else {
+			u.User = url.User(user)
+		}
+		u.RawQuery = url.Values{"sslmode": {orDefault(v.SSLMode, "prefer")}}.Encode()
+		db.Driver, db.DSN, db.Redacted = Postgres, u.String(), u.Redacted()
+	default:
+		if dataDir == "" {
+			return Database{}, errors.New("DATA_DIR: must not be empty")
+		}
+		path := filepath.Join(dataDir, file)
+		db.Driver, db.DSN, db.Redacted = SQLite, path, path
+	}
+	return db, nil
+}
+
+func orDefault(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
+}
+
+func oneOf(v string, allowed ...string) bool {
+	for _, a := range allowed {
+		if v == a {
+			return true
+		}
+	}
+	return false
+}
+
+// nameVariable rewrites the env library's errors, which name Go struct
+// fields, to name the environment variable the operator has to fix.
+func nameVariable(err error) error {
+	var agg env.AggregateError
+	if !errors.As(err, &agg) || len(agg.Errors) == 0 {
+		return err
+	}
+	var pe env.ParseError
+	if errors.As(agg.Errors[0], &pe) {
+		if name, ok := envName(reflect.TypeOf(raw{}), pe.Name, ""); ok {
+			return fmt.Errorf("%s: invalid value: %v", name, pe.Err)
+		}
+	}
+	return agg.Errors[0]
+}
+
+func envName(t reflect.Type, field, prefix string) (string, bool) {
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		if f.Type.Kind() == reflect.Struct && f.Tag.Get("envPrefix") != "" {
+			if name, ok := envName(f.Type, field, prefix+f.Tag.Get("envPrefix")); ok {
+				return name, true
+			}
+			continue
+		}
+		if f.Name == field {
+			return prefix + f.Tag.Get("env"), true
+		}
+	}
+	return "", false
+}

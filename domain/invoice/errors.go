@@ -1,0 +1,15 @@
+package invoice
+
+import "errors"
+
+// ErrAlreadyPaid is returned by Pay when the invoice is already paid.
+var ErrAlreadyPaid = errors.New("invoice is already paid")
+
+// ValidationError reports one invalid input field. Several may be joined with
+// errors.Join when more than one field is wrong.
+type ValidationError struct {
+	Field  string
+	Reason string
+}
+
+func (e *ValidationError) Error() string { return e.Field + " " + e.Reason }

@@ -1,0 +1,59 @@
+package ports
+
+import (
+	"context"
+	"time"
+)
+
+// Metadata travels with every stored event.
+type Metadata struct {
+	// CorrelationID is the id of the request that caused the event.
+	CorrelationID string
+	// CausationID names the command that raised the event.
+	CausationID string
+}
+
+// NewEvent is an event about to be appended, already serialised.
+type NewEvent struct {
+	ID   string // unique event id (UUID)
+	Type string // stable event name, e.g. "invoice.created"
+	Data []byte // JSON payload
+}
+
+// RecordedEvent is an event as stored.
+type RecordedEvent struct {
+	// Position is the global, gapless, commit-ordered position (1-based).
+	Position   int64
+	ID         string
+	StreamID   string
+	Version    int // 1-based version within the stream
+	Type       string
+	Data       []byte
+	Metadata   Metadata
+	RecordedAt time.Time
+}
+
+// AppendResult describes a successful append.
+type AppendResult struct {
+	// Position is the global position of the last appended event.
+	Position int64
+	// Version is the stream version after the append.
+	Version int
+}
+
+// EventStore stores event streams with optimistic concurrency.
+type EventStore interface {
+	// Append adds events to a stream if the stream is at expectedVersion
+	// (0 for a new stream); otherwise it fails with ErrConcurrencyConflict and
+	// stores nothing. Positions are allocated so that an event with a lower
+	// position is never committed after one with a higher position.
+	Append(ctx context.Context, streamID string, expectedVersion int, events []NewEvent, md Metadata) (AppendResult, error)
+	// LoadStream returns a stream's events in version order; an unknown
+	// stream yields an empty slice.
+	LoadStream(ctx context.Context, streamID string) ([]RecordedEvent, error)
+	// ReadAll returns at most limit committed events with a position greater
+	// than after, in position order.
+	ReadAll(ctx context.Context, after int64, limit int) ([]RecordedEvent, error)
+	// Head returns the position of the last committed event (0 when empty).
+	Head(ctx context.Context) (int64, error)
+}
