@@ -145,4 +145,3 @@ func decodeObject(body []byte, dst any) error {
 	}
 	return nil
 }
-

@@ -44,10 +44,14 @@ func ParseAmount(s string) (Amount, error) {
 	return Amount(cents), nil
 }
 
+// maxExponent bounds exponents. It exceeds the length of any number literal
+// this service can receive, so clamping to it never changes a result.
+const maxExponent = 1_000_000_000
+
 // splitDecimal reads a JSON number literal into its significant digits
 // (without leading or trailing zeros) and the number of decimal places they
 // carry. An exponent is folded into the scale, so "1.5e1" gives ("15", 0).
-// Exponents are bounded so a hostile "1e999999999" costs nothing.
+// Exponents are clamped so a hostile "1e999999999999" costs nothing.
 func splitDecimal(s string) (digits string, scale int, neg, ok bool) {
 	if strings.HasPrefix(s, "-") {
 		neg, s = true, s[1:]
@@ -76,13 +80,15 @@ func splitDecimal(s string) (digits string, scale int, neg, ok bool) {
 			return "", 0, false, false
 		}
 		exp = strings.TrimLeft(exp, "0")
-		switch {
-		case exp == "":
-			e = 0
-		case len(exp) > 4: // |e| >= 10000: far outside any valid amount
-			e = sign * 9999
-		default:
-			n, _ := strconv.Atoi(exp)
+		e = 0
+		if exp != "" {
+			n, err := strconv.Atoi(exp)
+			if err != nil || n > maxExponent {
+				// Larger than any mantissa is long, so the value is certainly
+				// out of range (or has too many decimals); the sign decides
+				// which error is reported. Clamping keeps the arithmetic small.
+				n = maxExponent
+			}
 			e = sign * n
 		}
 	}
@@ -93,11 +99,6 @@ func splitDecimal(s string) (digits string, scale int, neg, ok bool) {
 	}
 	if digits == "" {
 		scale = 0
-	}
-	// A huge negative scale means a huge number; clamp so callers' length
-	// checks reject it without building long strings.
-	if scale < -20 {
-		scale = -20
 	}
 	return digits, scale, neg, true
 }

@@ -15,7 +15,7 @@ import (
 
 var (
 	createdAt = time.Date(2024, 5, 1, 10, 30, 0, 123456789, time.UTC)
-	paidAt    = time.Date(2024, 5, 3, 8, 0, 0, 0, time.UTC)
+	paidAt    = time.Date(2024, 5, 3, 8, 0, 0, 987654321, time.UTC)
 )
 
 func created() invoice.Created {
