@@ -1,0 +1,103 @@
+package config
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestDefaults(t *testing.T) {
+	cfg, err := FromEnv(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Config{
+		HTTP: HTTP{
+			Addr: "0.0.0.0:3001", MaxBodyBytes: 1 << 20,
+			ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 15 * time.Second, WriteTimeout: 30 * time.Second,
+			IdleTimeout: 120 * time.Second, ShutdownTimeout: 15 * time.Second,
+		},
+		EventStore: Database{Name: "event store", Driver: SQLite, DSN: "data/events.db", Redacted: "data/events.db", MaxOpenConns: 16},
+		ReadDB:     Database{Name: "read database", Driver: SQLite, DSN: "data/read.db", Redacted: "data/read.db", MaxOpenConns: 16},
+		Projection: Projection{ReadYourWritesTimeout: 5 * time.Second, PollInterval: time.Second, BatchSize: 500, PayMaxAttempts: 5},
+		Log:        Log{Level: "info", Format: "auto"},
+	}
+	if diff := cmp.Diff(want, cfg); diff != "" {
+		t.Errorf("defaults (-want +got):\n%s", diff)
+	}
+}
+
+func TestPostgresSelection(t *testing.T) {
+	tests := []struct {
+		name         string
+		env          []string
+		wantDSN      string
+		wantRedacted string
+	}{
+		{
+			name:         "original variables",
+			env:          []string{"EVENT_STORE_HOST=pg-event-store", "EVENT_STORE_PORT=5432", "EVENT_STORE_USERNAME=app", "EVENT_STORE_PASSWORD=s3cret", "EVENT_STORE_DATABASE=events"},
+			wantDSN:      "postgres://app:s3cret@pg-event-store:5432/events?sslmode=prefer",
+			wantRedacted: "postgres://app:xxxxx@pg-event-store:5432/events?sslmode=prefer",
+		},
+		{
+			name:         "host only, defaults for the rest",
+			env:          []string{"EVENT_STORE_HOST=db"},
+			wantDSN:      "postgres://postgres@db:5432/event_store?sslmode=prefer",
+			wantRedacted: "postgres://postgres@db:5432/event_store?sslmode=prefer",
+		},
+		{
+			name:         "URL wins",
+			env:          []string{"EVENT_STORE_URL=postgres://u:pw@h:1/d?sslmode=disable", "EVENT_STORE_HOST=ignored"},
+			wantDSN:      "postgres://u:pw@h:1/d?sslmode=disable",
+			wantRedacted: "postgres://u:xxxxx@h:1/d?sslmode=disable",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := FromEnv(tt.env)
+			if err != nil {
+				t.Fatal(err)
+			}
+			es := cfg.EventStore
+			if es.Driver != Postgres || es.DSN != tt.wantDSN || es.Redacted != tt.wantRedacted {
+				t.Errorf("event store = %+v, want postgres %s (redacted %s)", es, tt.wantDSN, tt.wantRedacted)
+			}
+			if cfg.ReadDB.Driver != SQLite {
+				t.Errorf("read database driver = %s, want sqlite: READ_DB_* is unset", cfg.ReadDB.Driver)
+			}
+		})
+	}
+}
+
+func TestErrorsNameTheVariable(t *testing.T) {
+	tests := []struct {
+		env     string
+		wantVar string
+	}{
+		{"PORT=abc", "PORT"},
+		{"PORT=70000", "PORT"},
+		{"READ_YOUR_WRITES_TIMEOUT=soon", "READ_YOUR_WRITES_TIMEOUT"},
+		{"PROJECTION_BATCH_SIZE=0", "PROJECTION_BATCH_SIZE"},
+		{"READ_DB_PORT=x", "READ_DB_PORT"},
+		{"EVENT_STORE_URL=mysql://u:topsecret@h/db", "EVENT_STORE_URL"},
+		{"LOG_FORMAT=xml", "LOG_FORMAT"},
+		{"DB_MAX_OPEN_CONNS=1", "DB_MAX_OPEN_CONNS"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.env, func(t *testing.T) {
+			_, err := FromEnv([]string{tt.env})
+			if err == nil {
+				t.Fatal("no error")
+			}
+			if !strings.HasPrefix(err.Error(), tt.wantVar+":") {
+				t.Errorf("error %q does not start with %s:", err, tt.wantVar)
+			}
+			if strings.Contains(err.Error(), "topsecret") {
+				t.Errorf("error %q leaks the password", err)
+			}
+		})
+	}
+}
