@@ -10,8 +10,14 @@
 package main
 
 import (
+	"context"
+	"fmt"
 	"os"
+	"runtime"
+	"runtime/debug"
+	"time"
 
+	"go.uber.org/dig"
 	"go.uber.org/fx"
 	"go.uber.org/fx/fxevent"
 	"go.uber.org/zap"
@@ -22,26 +28,95 @@ import (
 	"invoices/config"
 )
 
+// version is stamped at build time: -ldflags "-X main.version=v1.2.3".
+var version = "dev"
+
 func main() {
-	fx.New(options()...).Run()
+	if len(os.Args) > 1 {
+		os.Exit(subcommand(os.Args[1:]))
+	}
+	os.Exit(serve())
 }
 
-// options is the composition root: every module, and zap for fx's own events.
-func options() []fx.Option {
+// serve runs the service until SIGINT or SIGTERM and returns the exit code.
+// Configuration is loaded before fx so a bad variable gets a one-line error.
+func serve() int {
+	cfg, err := config.Load()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "invoices: invalid configuration:", err)
+		return 2
+	}
+	log, err := buildLogger(cfg.Log, os.Stderr)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "invoices: logger:", err)
+		return 2
+	}
+	defer func() { _ = log.Sync() }()
+	log.Info("starting", zap.String("version", version),
+		zap.String("event_store", string(cfg.EventStore.Driver)+" "+cfg.EventStore.Redacted),
+		zap.String("read_db", string(cfg.ReadDB.Driver)+" "+cfg.ReadDB.Redacted))
+
+	app := fx.New(options(cfg, log)...)
+	// dig.RootCause drops fx's "could not build arguments for ..." chain.
+	if err := app.Err(); err != nil {
+		log.Error("cannot start", zap.Error(dig.RootCause(err)))
+		return 1
+	}
+	startCtx, cancel := context.WithTimeout(context.Background(), app.StartTimeout())
+	defer cancel()
+	if err := app.Start(startCtx); err != nil {
+		log.Error("cannot start", zap.Error(dig.RootCause(err)))
+		return 1
+	}
+	sig := <-app.Wait()
+	log.Info("stopping", zap.String("signal", sig.Signal.String()))
+	stopCtx, cancel := context.WithTimeout(context.Background(), app.StopTimeout())
+	defer cancel()
+	if err := app.Stop(stopCtx); err != nil {
+		log.Error("unclean stop", zap.Error(err))
+		return 1
+	}
+	return sig.ExitCode
+}
+
+// options is the composition root: every module, the loaded configuration,
+// and zap for fx's own events.
+func options(cfg config.Config, log *zap.Logger) []fx.Option {
 	return []fx.Option{
-		config.Module,
-		fx.Provide(newLogger),
-		fx.WithLogger(func(log *zap.Logger) fxevent.Logger {
+		fx.Supply(cfg, log),
+		fx.WithLogger(func() fxevent.Logger {
 			l := &fxevent.ZapLogger{Logger: log.Named("fx")}
-			l.UseLogLevel(zap.DebugLevel) // fx's wiring chatter only at debug
+			// fx's wiring chatter and its verbose error events only at debug:
+			// serve logs the root cause of a failure once.
+			l.UseLogLevel(zap.DebugLevel)
+			l.UseErrorLevel(zap.DebugLevel)
 			return l
 		}),
+		// Leave the HTTP server time to drain before fx gives up on stopping.
+		fx.StopTimeout(cfg.HTTP.ShutdownTimeout + 5*time.Second),
+		config.Module,
 		gormstore.Module,
 		app.Module,
 		httpapi.Module,
 	}
 }
 
-func newLogger(cfg config.Log) (*zap.Logger, error) {
-	return buildLogger(cfg, os.Stderr)
+// subcommand runs a command other than the server and returns the exit code.
+func subcommand(args []string) int {
+	switch args[0] {
+	case "version", "--version":
+		commit := "unknown"
+		if info, ok := debug.ReadBuildInfo(); ok {
+			for _, s := range info.Settings {
+				if s.Key == "vcs.revision" {
+					commit = s.Value
+				}
+			}
+		}
+		fmt.Printf("invoices %s (commit %s, %s)\n", version, commit, runtime.Version())
+		return 0
+	default:
+		fmt.Fprintf(os.Stderr, "usage: invoices [version]\n\nWith no argument, invoices serves the API (see README.md for configuration).\nunknown command %q\n", args[0])
+		return 2
+	}
 }

@@ -2,10 +2,10 @@ package config
 
 import "go.uber.org/fx"
 
-// Module provides Config and its typed parts to the fx graph.
+// Module provides the typed parts of a Config supplied to the fx graph
+// (main loads it before fx starts, so configuration errors stay readable).
 var Module = fx.Module("config",
 	fx.Provide(
-		Load,
 		func(c Config) HTTP { return c.HTTP },
 		func(c Config) Projection { return c.Projection },
 		func(c Config) Log { return c.Log },

@@ -31,8 +31,7 @@ func NewServer(lc fx.Lifecycle, cfg config.HTTP, engine *gin.Engine, log *zap.Lo
 			if err != nil {
 				return err
 			}
-			log.Info("listening", zap.String("addr", ln.Addr().String()),
-				zap.String("swagger", "http://"+ln.Addr().String()+"/api"))
+			log.Info("listening", zap.String("addr", ln.Addr().String()), zap.String("swagger", swaggerURL(ln.Addr())))
 			go func() {
 				if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 					log.Error("http server stopped", zap.Error(err))
@@ -51,3 +50,15 @@ var Module = fx.Module("httpapi",
 	fx.Provide(NewEngine, NewServer),
 	fx.Invoke(func(*http.Server) {}),
 )
+
+// swaggerURL is where a person on this machine opens Swagger UI.
+func swaggerURL(addr net.Addr) string {
+	host, port, err := net.SplitHostPort(addr.String())
+	if err != nil {
+		return "/api"
+	}
+	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
+		host = "localhost"
+	}
+	return "http://" + net.JoinHostPort(host, port) + "/api"
+}

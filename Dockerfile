@@ -1,0 +1,23 @@
+# syntax=docker/dockerfile:1
+
+# Build a static, CGO-free binary (the embedded SQLite driver is pure Go).
+FROM golang:1.26-bookworm AS build
+WORKDIR /src
+COPY go.mod go.sum ./
+RUN go mod download
+COPY . .
+ARG VERSION=dev
+RUN CGO_ENABLED=0 go build -trimpath -ldflags="-s -w -X main.version=${VERSION}" -o /out/invoices . \
+ && mkdir -p /out/data
+
+# Distroless static image: no shell, no package manager, runs as nonroot.
+FROM gcr.io/distroless/static-debian12:nonroot
+COPY --from=build /out/invoices /usr/local/bin/invoices
+# SQLite files live here when no PostgreSQL is configured; mount a volume.
+COPY --from=build --chown=nonroot:nonroot /out/data /data
+ENV DATA_DIR=/data \
+    PORT=3001 \
+    LOG_FORMAT=json
+EXPOSE 3001
+USER nonroot:nonroot
+ENTRYPOINT ["/usr/local/bin/invoices"]
