@@ -56,14 +56,13 @@ func New(p Params) Application {
 		now = command.SystemClock
 	}
 	repo := command.NewRepository(p.Events, p.Codec)
-	wait := func(h command.Handler[command.CreateInvoice]) command.Handler[command.CreateInvoice] {
-		return command.ReadYourWrites(h, p.Projector, p.Config.ReadYourWritesTimeout, p.Log)
-	}
+	timeout := p.Config.ReadYourWritesTimeout
+	create := command.Handler[command.CreateInvoice](command.NewCreateInvoiceHandler(repo, now))
 	pay := command.RetryOnConflict[command.PayInvoice](command.NewPayInvoiceHandler(repo, now), p.Config.PayMaxAttempts)
 	return Application{
 		Commands: Commands{
-			CreateInvoice: wait(command.NewCreateInvoiceHandler(repo, now)),
-			PayInvoice:    command.ReadYourWrites(pay, p.Projector, p.Config.ReadYourWritesTimeout, p.Log),
+			CreateInvoice: command.ReadYourWrites(create, p.Projector, timeout, p.Log),
+			PayInvoice:    command.ReadYourWrites(pay, p.Projector, timeout, p.Log),
 		},
 		Queries: Queries{
 			GetInvoice:   query.NewGetInvoiceHandler(p.Reader),

@@ -268,7 +268,7 @@ func nameVariable(err error) error {
 	var pe env.ParseError
 	if errors.As(agg.Errors[0], &pe) {
 		if name, ok := envName(reflect.TypeOf(raw{}), pe.Name, ""); ok {
-			return fmt.Errorf("%s: invalid value: %v", name, pe.Err)
+			return fmt.Errorf("%s: invalid value: %w", name, pe.Err)
 		}
 	}
 	return agg.Errors[0]

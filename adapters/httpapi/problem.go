@@ -116,16 +116,17 @@ func validationErrors(err error) []FieldError {
 	var out []FieldError
 	var walk func(error)
 	walk = func(e error) {
-		var ve *invoice.ValidationError
-		switch x := e.(type) {
-		case interface{ Unwrap() []error }:
-			for _, inner := range x.Unwrap() {
+		// errors.As stops at the first match; walk errors.Join's branches to
+		// collect them all.
+		if joined, ok := e.(interface{ Unwrap() []error }); ok { //nolint:errorlint // deliberate: one node at a time
+			for _, inner := range joined.Unwrap() {
 				walk(inner)
 			}
-		default:
-			if errors.As(e, &ve) {
-				out = append(out, FieldError{Field: ve.Field, Message: ve.Reason})
-			}
+			return
+		}
+		var ve *invoice.ValidationError
+		if errors.As(e, &ve) {
+			out = append(out, FieldError{Field: ve.Field, Message: ve.Reason})
 		}
 	}
 	walk(err)

@@ -30,7 +30,9 @@ type Root struct {
 	uncommitted []Event
 }
 
-func (r *Root) root() *Root { return r }
+// root gives Raise and Rehydrate the embedded Root; being unexported, it also
+// means only types embedding Root can be aggregates.
+func (r *Root) root() *Root { return r } //nolint:unused // called through Aggregate, which the linter does not follow
 
 // Version is the aggregate's current version: the number of events in its
 // stream, including events raised but not yet committed.

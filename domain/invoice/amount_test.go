@@ -139,7 +139,7 @@ func TestParseAmountIsExactForLongMantissaWithLargeExponent(t *testing.T) {
 			got, err := invoice.ParseAmount(tt.in)
 			if err != nil {
 				// Rejecting an absurdly long literal is a legitimate choice.
-				requireValidationError(t, err, "amount")
+				_ = requireValidationError(t, err, "amount")
 				return
 			}
 			if got != tt.want {
@@ -266,7 +266,7 @@ func TestAmountUnmarshalJSON(t *testing.T) {
 				if err == nil {
 					t.Fatalf("Unmarshal(%s) = %d, want error", tt.in, got.Amount)
 				}
-				requireValidationError(t, err, "amount")
+				_ = requireValidationError(t, err, "amount")
 				return
 			}
 			if err != nil {
@@ -290,7 +290,7 @@ func FuzzParseAmount(f *testing.F) {
 	f.Fuzz(func(t *testing.T, s string) {
 		got, err := invoice.ParseAmount(s)
 		if err != nil {
-			requireValidationError(t, err, "amount")
+			_ = requireValidationError(t, err, "amount")
 			if got != 0 {
 				t.Errorf("ParseAmount(%q) = %d alongside an error, want 0", s, got)
 			}

@@ -380,7 +380,7 @@ func validationErrors(err error) []*invoice.ValidationError {
 	var out []*invoice.ValidationError
 	var walk func(error)
 	walk = func(err error) {
-		switch e := err.(type) {
+		switch e := err.(type) { //nolint:errorlint // walks the tree itself, one node at a time
 		case nil:
 		case *invoice.ValidationError:
 			out = append(out, e)

@@ -91,7 +91,7 @@ func createDatabase(t testing.TB, admin, label string) config.Database {
 	if err != nil {
 		t.Fatalf("open %s: %v", EnvVar, err)
 	}
-	defer db.Close()
+	defer func() { _ = db.Close() }()
 	if _, err := db.ExecContext(ctx, "CREATE DATABASE "+name); err != nil {
 		t.Fatalf("create test database: %v", err)
 	}
@@ -103,7 +103,7 @@ func createDatabase(t testing.TB, admin, label string) config.Database {
 			t.Errorf("drop test database %s: %v", name, err)
 			return
 		}
-		defer db.Close()
+		defer func() { _ = db.Close() }()
 		if _, err := db.ExecContext(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
 			t.Errorf("drop test database %s: %v", name, err)
 		}
