@@ -11,6 +11,7 @@ package main
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"os"
 	"runtime"
@@ -24,7 +25,9 @@ import (
 
 	"invoices/adapters/gormstore"
 	"invoices/adapters/httpapi"
+	"invoices/adapters/prommetrics"
 	"invoices/app"
+	"invoices/app/command"
 	"invoices/config"
 )
 
@@ -98,7 +101,33 @@ func options(cfg config.Config, log *zap.Logger) []fx.Option {
 		gormstore.Module,
 		app.Module,
 		httpapi.Module,
+		metricsOptions(),
 	}
+}
+
+// metricsOptions binds the Prometheus adapter to the interfaces the app and
+// HTTP layers report through, counts appends, and exports pool statistics.
+func metricsOptions() fx.Option {
+	return fx.Options(
+		fx.Provide(
+			prommetrics.New,
+			func(m *prommetrics.Metrics) command.Recorder { return m },
+			func(m *prommetrics.Metrics) httpapi.Metrics { return m },
+		),
+		fx.Decorate(prommetrics.CountAppends),
+		fx.Invoke(func(m *prommetrics.Metrics, es *gormstore.EventStore, rm *gormstore.ReadModel, a app.Application) error {
+			for name, pool := range map[string]interface{ SQLDB() (*sql.DB, error) }{"event_store": es, "read_db": rm} {
+				db, err := pool.SQLDB()
+				if err != nil {
+					return err
+				}
+				if err := m.RegisterDB(name, db); err != nil {
+					return err
+				}
+			}
+			return m.RegisterProjector(a.Health.ProjectorStatus)
+		}),
+	)
 }
 
 // subcommand runs a command other than the server and returns the exit code.

@@ -4,6 +4,8 @@
 package app
 
 import (
+	"time"
+
 	"go.uber.org/fx"
 	"go.uber.org/zap"
 
@@ -21,6 +23,7 @@ import (
 type Application struct {
 	Commands Commands
 	Queries  Queries
+	Health   Health
 }
 
 // Commands are the write-side use cases.
@@ -45,31 +48,44 @@ type Params struct {
 	Codec     *event.Registry
 	Config    config.Projection
 	Log       *zap.Logger
-	Clock     command.Clock `optional:"true"`
+	Clock     command.Clock    `optional:"true"`
+	Recorder  command.Recorder `optional:"true"`
 }
 
 // New wires handlers and decorators. Both commands wait for the read model
-// (read your writes); pay also retries when it loses a concurrency race.
+// (read your writes) and report their outcome; pay also retries when it
+// loses a concurrency race.
 func New(p Params) Application {
 	now := p.Clock
 	if now == nil {
 		now = command.SystemClock
 	}
+	rec := p.Recorder
+	if rec == nil {
+		rec = nopRecorder{}
+	}
 	repo := command.NewRepository(p.Events, p.Codec)
 	timeout := p.Config.ReadYourWritesTimeout
 	create := command.Handler[command.CreateInvoice](command.NewCreateInvoiceHandler(repo, now))
-	pay := command.RetryOnConflict[command.PayInvoice](command.NewPayInvoiceHandler(repo, now), p.Config.PayMaxAttempts)
+	pay := command.RetryOnConflict[command.PayInvoice](command.NewPayInvoiceHandler(repo, now), p.Config.PayMaxAttempts,
+		func() { rec.CommandRetried("PayInvoice") })
 	return Application{
 		Commands: Commands{
-			CreateInvoice: command.ReadYourWrites(create, p.Projector, timeout, p.Log),
-			PayInvoice:    command.ReadYourWrites(pay, p.Projector, timeout, p.Log),
+			CreateInvoice: command.Observe(command.ReadYourWrites(create, p.Projector, timeout, p.Log), "CreateInvoice", rec),
+			PayInvoice:    command.Observe(command.ReadYourWrites(pay, p.Projector, timeout, p.Log), "PayInvoice", rec),
 		},
 		Queries: Queries{
 			GetInvoice:   query.NewGetInvoiceHandler(p.Reader),
 			ListInvoices: query.NewListInvoicesHandler(p.Reader),
 		},
+		Health: Health{events: p.Events, reader: p.Reader, projector: p.Projector},
 	}
 }
+
+type nopRecorder struct{}
+
+func (nopRecorder) CommandHandled(string, string, time.Duration) {}
+func (nopRecorder) CommandRetried(string)                        {}
 
 // NewCodec returns the registry of every stored event type.
 func NewCodec() (*event.Registry, error) {

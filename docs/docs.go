@@ -15,6 +15,26 @@ const docTemplate = `{
     "host": "{{.Host}}",
     "basePath": "{{.BasePath}}",
     "paths": {
+        "/healthz": {
+            "get": {
+                "description": "200 while the process serves HTTP; it checks nothing else.",
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "health"
+                ],
+                "summary": "Liveness",
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.HealthResponse"
+                        }
+                    }
+                }
+            }
+        },
         "/invoices": {
             "get": {
                 "description": "Newest first, one page at a time. When more pages exist, the ` + "`" + `Link` + "`" + ` header holds the next page's URL (rel=\"next\").",
@@ -303,9 +323,52 @@ const docTemplate = `{
                     }
                 }
             }
+        },
+        "/readyz": {
+            "get": {
+                "description": "200 when both databases answer and the projector runs without being stalled; 503 otherwise. Includes the projector's lag.",
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "health"
+                ],
+                "summary": "Readiness",
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ReadinessResponse"
+                        }
+                    },
+                    "503": {
+                        "description": "Service Unavailable",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ReadinessResponse"
+                        }
+                    }
+                }
+            }
         }
     },
     "definitions": {
+        "httpapi.CheckResult": {
+            "type": "object",
+            "properties": {
+                "error": {
+                    "description": "Error says why a check is down; details are in the server log.",
+                    "type": "string"
+                },
+                "status": {
+                    "type": "string",
+                    "enum": [
+                        "up",
+                        "down"
+                    ],
+                    "example": "up"
+                }
+            }
+        },
         "httpapi.CreateInvoiceRequest": {
             "type": "object",
             "properties": {
@@ -335,6 +398,15 @@ const docTemplate = `{
                 "message": {
                     "type": "string",
                     "example": "must have at most 2 decimal places"
+                }
+            }
+        },
+        "httpapi.HealthResponse": {
+            "type": "object",
+            "properties": {
+                "status": {
+                    "type": "string",
+                    "example": "ok"
                 }
             }
         },
@@ -424,6 +496,68 @@ const docTemplate = `{
                     "description": "Type identifies the kind of problem; see the README for the list.",
                     "type": "string",
                     "example": "/problems/validation"
+                }
+            }
+        },
+        "httpapi.ProjectorCheck": {
+            "type": "object",
+            "properties": {
+                "checkpoint": {
+                    "type": "integer",
+                    "example": 42
+                },
+                "error": {
+                    "type": "string"
+                },
+                "head": {
+                    "type": "integer",
+                    "example": 42
+                },
+                "lagEvents": {
+                    "type": "integer",
+                    "example": 0
+                },
+                "lagSeconds": {
+                    "type": "number",
+                    "example": 0
+                },
+                "status": {
+                    "type": "string",
+                    "enum": [
+                        "up",
+                        "down"
+                    ],
+                    "example": "up"
+                }
+            }
+        },
+        "httpapi.ReadinessChecks": {
+            "type": "object",
+            "properties": {
+                "eventStore": {
+                    "$ref": "#/definitions/httpapi.CheckResult"
+                },
+                "projector": {
+                    "$ref": "#/definitions/httpapi.ProjectorCheck"
+                },
+                "readDb": {
+                    "$ref": "#/definitions/httpapi.CheckResult"
+                }
+            }
+        },
+        "httpapi.ReadinessResponse": {
+            "type": "object",
+            "properties": {
+                "checks": {
+                    "$ref": "#/definitions/httpapi.ReadinessChecks"
+                },
+                "status": {
+                    "type": "string",
+                    "enum": [
+                        "ready",
+                        "not ready"
+                    ],
+                    "example": "ready"
                 }
             }
         }

@@ -56,4 +56,6 @@ type EventStore interface {
 	ReadAll(ctx context.Context, after int64, limit int) ([]RecordedEvent, error)
 	// Head returns the position of the last committed event (0 when empty).
 	Head(ctx context.Context) (int64, error)
+	// Ping checks that the store answers.
+	Ping(ctx context.Context) error
 }

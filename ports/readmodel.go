@@ -35,6 +35,8 @@ type InvoiceReader interface {
 	GetInvoice(ctx context.Context, id string) (InvoiceView, error)
 	// ListInvoices returns up to p.Limit invoices ordered by Seq descending.
 	ListInvoices(ctx context.Context, p ListParams) ([]InvoiceView, error)
+	// Ping checks that the read database answers.
+	Ping(ctx context.Context) error
 }
 
 // InvoiceProjectionTx changes the invoice read model inside one projection

@@ -82,3 +82,12 @@ func redact(err error, cfg config.Database) error {
 
 // isPostgres reports whether db talks to PostgreSQL.
 func isPostgres(db *gorm.DB) bool { return db.Name() == "postgres" }
+
+// ping checks that db answers within ctx.
+func ping(ctx context.Context, db *gorm.DB) error {
+	sqlDB, err := db.DB()
+	if err != nil {
+		return err
+	}
+	return sqlDB.PingContext(ctx)
+}

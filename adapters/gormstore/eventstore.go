@@ -2,9 +2,11 @@ package gormstore
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"gorm.io/gorm"
@@ -49,6 +51,12 @@ type metadataJSON struct {
 type EventStore struct {
 	db  *gorm.DB
 	now func() time.Time
+	// writeMu queues appends in-process on SQLite (nil on PostgreSQL).
+	// SQLite admits one writer; its busy handler makes the others sleep with
+	// a backoff of up to 100 ms, leaving the lock idle, which collapsed
+	// throughput at 32 writers (about 56 appends/s). A Go mutex hands the
+	// lock straight to the next writer.
+	writeMu *sync.Mutex
 }
 
 var _ ports.EventStore = (*EventStore)(nil)
@@ -67,9 +75,13 @@ func NewEventStore(ctx context.Context, db *gorm.DB) (*EventStore, error) {
 	if err := db.Exec(seed).Error; err != nil {
 		return nil, fmt.Errorf("seed event store head: %w", err)
 	}
-	return &EventStore{db: db.WithContext(context.Background()), now: func() time.Time {
+	s := &EventStore{db: db.WithContext(context.Background()), now: func() time.Time {
 		return time.Now().UTC().Truncate(time.Microsecond)
-	}}, nil
+	}}
+	if !isPostgres(db) {
+		s.writeMu = &sync.Mutex{}
+	}
+	return s, nil
 }
 
 // Append implements ports.EventStore.
@@ -80,6 +92,10 @@ func (s *EventStore) Append(ctx context.Context, streamID string, expectedVersio
 	meta, err := json.Marshal(metadataJSON(md))
 	if err != nil {
 		return ports.AppendResult{}, fmt.Errorf("append: metadata: %w", err)
+	}
+	if s.writeMu != nil {
+		s.writeMu.Lock()
+		defer s.writeMu.Unlock()
 	}
 	var res ports.AppendResult
 	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
@@ -164,6 +180,12 @@ func (s *EventStore) Head(ctx context.Context) (int64, error) {
 	}
 	return pos, nil
 }
+
+// Ping implements ports.EventStore.
+func (s *EventStore) Ping(ctx context.Context) error { return ping(ctx, s.db) }
+
+// SQLDB returns the connection pool, for pool statistics.
+func (s *EventStore) SQLDB() (*sql.DB, error) { return s.db.DB() }
 
 func recorded(rows []eventRow) ([]ports.RecordedEvent, error) {
 	out := make([]ports.RecordedEvent, len(rows))

@@ -16,11 +16,15 @@ import (
 const openTimeout = 30 * time.Second
 
 // Module binds the event store and read-model ports to their GORM adapters,
-// like a NestJS module exporting providers.
+// like a NestJS module exporting providers. The concrete stores are provided
+// too, for what only the composition root needs (connection-pool metrics).
 var Module = fx.Module("gormstore",
 	fx.Provide(
-		fx.Annotate(provideEventStore, fx.As(new(ports.EventStore))),
-		fx.Annotate(provideReadModel, fx.As(new(ports.InvoiceReader)), fx.As(new(ports.ProjectionStore))),
+		provideEventStore,
+		provideReadModel,
+		func(s *EventStore) ports.EventStore { return s },
+		func(m *ReadModel) ports.InvoiceReader { return m },
+		func(m *ReadModel) ports.ProjectionStore { return m },
 	),
 )
 

@@ -2,6 +2,7 @@ package gormstore
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"time"
@@ -85,6 +86,12 @@ func (m *ReadModel) ListInvoices(ctx context.Context, p ports.ListParams) ([]por
 	}
 	return out, nil
 }
+
+// Ping implements ports.InvoiceReader.
+func (m *ReadModel) Ping(ctx context.Context) error { return ping(ctx, m.db) }
+
+// SQLDB returns the connection pool, for pool statistics.
+func (m *ReadModel) SQLDB() (*sql.DB, error) { return m.db.DB() }
 
 // Checkpoint implements ports.ProjectionStore.
 func (m *ReadModel) Checkpoint(ctx context.Context, projector string) (int64, error) {

@@ -66,7 +66,7 @@ func newServer(t *testing.T, e storetest.Engine, opts serverOptions) *testServer
 		Events: events, Reader: read, Projector: p, Codec: codec, Log: log,
 		Config: config.Projection{ReadYourWritesTimeout: opts.rywTimeout, PayMaxAttempts: 5},
 	})
-	engine := httpapi.NewEngine(application, config.HTTP{MaxBodyBytes: 1 << 20}, log)
+	engine := httpapi.NewEngine(httpapi.EngineParams{App: application, Config: config.HTTP{MaxBodyBytes: 1 << 20}, Log: log})
 	return &testServer{engine: engine, events: events}
 }
 

@@ -12,6 +12,7 @@ import (
 	swaggerFiles "github.com/swaggo/files"
 	ginSwagger "github.com/swaggo/gin-swagger"
 	"github.com/swaggo/swag"
+	"go.uber.org/fx"
 	"go.uber.org/zap"
 
 	"invoices/app"
@@ -22,13 +23,37 @@ import (
 
 const requestIDKey = "request_id"
 
+// Metrics is what the HTTP adapter reports to and serves at /metrics.
+type Metrics interface {
+	ObserveHTTP(route, method string, status int, d time.Duration)
+	Handler() http.Handler
+}
+
+// EngineParams are NewEngine's dependencies.
+type EngineParams struct {
+	fx.In
+
+	App     app.Application
+	Config  config.HTTP
+	Log     *zap.Logger
+	Metrics Metrics `optional:"true"`
+}
+
 // NewEngine builds the gin engine with every route and middleware.
-func NewEngine(application app.Application, cfg config.HTTP, log *zap.Logger) *gin.Engine {
+func NewEngine(p EngineParams) *gin.Engine {
+	application, cfg, log := p.App, p.Config, p.Log
 	gin.SetMode(gin.ReleaseMode)
 	e := gin.New()
 	e.HandleMethodNotAllowed = true
 	e.ContextWithFallback = true
-	e.Use(requestIDMiddleware, accessLog(log), recovery(log))
+	e.Use(requestIDMiddleware, accessLog(log, p.Metrics), recovery(log))
+
+	health := healthHandlers{health: application.Health, log: log}
+	e.GET("/healthz", health.live)
+	e.GET("/readyz", health.ready)
+	if p.Metrics != nil {
+		e.GET("/metrics", gin.WrapH(p.Metrics.Handler()))
+	}
 
 	h := invoiceHandlers{app: application, log: log, maxBodyBytes: cfg.MaxBodyBytes}
 	inv := e.Group("/invoices")
@@ -87,20 +112,26 @@ func validRequestID(id string) bool {
 
 func requestID(c *gin.Context) string { return c.GetString(requestIDKey) }
 
-// accessLog writes one line per request.
-func accessLog(log *zap.Logger) gin.HandlerFunc {
+// accessLog writes one line per request and, when metrics are on, records
+// the request by route (the pattern, never the raw path, to bound labels).
+func accessLog(log *zap.Logger, m Metrics) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		start := time.Now()
 		c.Next()
+		latency := time.Since(start)
 		route := c.FullPath()
 		if route == "" {
 			route = "unmatched"
 		}
+		status := c.Writer.Status()
+		if m != nil {
+			m.ObserveHTTP(route, c.Request.Method, status, latency)
+		}
 		log.Info("request",
 			zap.String("method", c.Request.Method),
 			zap.String("route", route),
-			zap.Int("status", c.Writer.Status()),
-			zap.Duration("latency", time.Since(start)),
+			zap.Int("status", status),
+			zap.Duration("latency", latency),
 			zap.String("request_id", requestID(c)))
 	}
 }

@@ -31,6 +31,7 @@ func NewServer(lc fx.Lifecycle, cfg config.HTTP, engine *gin.Engine, log *zap.Lo
 			if err != nil {
 				return err
 			}
+			srv.Addr = ln.Addr().String() // the real port when configured as 0
 			log.Info("listening", zap.String("addr", ln.Addr().String()), zap.String("swagger", swaggerURL(ln.Addr())))
 			go func() {
 				if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {

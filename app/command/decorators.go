@@ -7,6 +7,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"invoices/domain/invoice"
 	"invoices/ports"
 )
 
@@ -14,13 +15,15 @@ import (
 // up to attempts times in all. Each run reloads the aggregate and decides
 // again, so a second pay of one invoice ends as invoice.ErrAlreadyPaid rather
 // than as a conflict. Only safe for handlers that load before they decide.
-func RetryOnConflict[C any](next Handler[C], attempts int) Handler[C] {
-	return retryOnConflict[C]{next: next, attempts: attempts}
+// onRetry, if not nil, is called before each re-run.
+func RetryOnConflict[C any](next Handler[C], attempts int, onRetry func()) Handler[C] {
+	return retryOnConflict[C]{next: next, attempts: attempts, onRetry: onRetry}
 }
 
 type retryOnConflict[C any] struct {
 	next     Handler[C]
 	attempts int
+	onRetry  func()
 }
 
 func (d retryOnConflict[C]) Handle(ctx context.Context, cmd C) (Result, error) {
@@ -28,6 +31,9 @@ func (d retryOnConflict[C]) Handle(ctx context.Context, cmd C) (Result, error) {
 		res, err := d.next.Handle(ctx, cmd)
 		if err == nil || !errors.Is(err, ports.ErrConcurrencyConflict) || attempt >= d.attempts || ctx.Err() != nil {
 			return res, err
+		}
+		if d.onRetry != nil {
+			d.onRetry()
 		}
 	}
 }
@@ -70,4 +76,47 @@ func (d readYourWrites[C]) Handle(ctx context.Context, cmd C) (Result, error) {
 	}
 	res.Projected = true
 	return res, nil
+}
+
+// Recorder receives command telemetry; the metrics adapter implements it.
+type Recorder interface {
+	CommandHandled(command, outcome string, d time.Duration)
+	CommandRetried(command string)
+}
+
+// Outcome classifies a command's error for metrics and logs.
+func Outcome(err error) string {
+	var ve *invoice.ValidationError
+	switch {
+	case err == nil:
+		return "ok"
+	case errors.As(err, &ve):
+		return "validation"
+	case errors.Is(err, ports.ErrNotFound):
+		return "not_found"
+	case errors.Is(err, invoice.ErrAlreadyPaid):
+		return "already_paid"
+	case errors.Is(err, ports.ErrConcurrencyConflict):
+		return "conflict"
+	default:
+		return "error"
+	}
+}
+
+// Observe reports each command's outcome and latency to rec under name.
+func Observe[C any](next Handler[C], name string, rec Recorder) Handler[C] {
+	return observe[C]{next: next, name: name, rec: rec}
+}
+
+type observe[C any] struct {
+	next Handler[C]
+	name string
+	rec  Recorder
+}
+
+func (d observe[C]) Handle(ctx context.Context, cmd C) (Result, error) {
+	start := time.Now()
+	res, err := d.next.Handle(ctx, cmd)
+	d.rec.CommandHandled(d.name, Outcome(err), time.Since(start))
+	return res, err
 }

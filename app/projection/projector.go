@@ -43,6 +43,8 @@ type Projector struct {
 	mu       sync.Mutex
 	pos      int64
 	advanced chan struct{} // closed and replaced whenever pos moves
+	running  bool
+	lastErr  error // the error that stalls the projector, nil when healthy
 
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -123,6 +125,59 @@ func (p *Projector) WaitFor(ctx context.Context, position int64) error {
 	}
 }
 
+func (p *Projector) setRunning(r bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.running = r
+}
+
+func (p *Projector) setErr(err error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.lastErr = err
+}
+
+// Status describes how far the read model is behind the event store.
+type Status struct {
+	Name       string
+	Running    bool
+	Checkpoint int64
+	Head       int64
+	LagEvents  int64
+	// LagSeconds is the age of the oldest event not yet projected; 0 when
+	// caught up.
+	LagSeconds float64
+	// Error is why the projector is stalled; empty when it is healthy.
+	Error string
+}
+
+// Status reports the projector's progress. It reads the event store's head,
+// and the oldest unprojected event when behind.
+func (p *Projector) Status(ctx context.Context) (Status, error) {
+	p.mu.Lock()
+	st := Status{Name: InvoicesProjector, Running: p.running, Checkpoint: p.pos}
+	if p.lastErr != nil {
+		st.Error = p.lastErr.Error()
+	}
+	p.mu.Unlock()
+	head, err := p.events.Head(ctx)
+	if err != nil {
+		return st, err
+	}
+	st.Head = head
+	st.LagEvents = max(0, head-st.Checkpoint)
+	if st.LagEvents > 0 {
+		next, err := p.events.ReadAll(ctx, st.Checkpoint, 1)
+		if err != nil {
+			return st, err
+		}
+		if len(next) == 1 {
+			st.LagSeconds = max(0, time.Since(next[0].RecordedAt).Seconds())
+		}
+	}
+	return st, nil
+}
+
 func (p *Projector) setPosition(pos int64) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -134,7 +189,11 @@ func (p *Projector) setPosition(pos int64) {
 }
 
 func (p *Projector) run(ctx context.Context) {
-	defer close(p.done)
+	p.setRunning(true)
+	defer func() {
+		p.setRunning(false)
+		close(p.done)
+	}()
 	ticker := time.NewTicker(p.opts.PollInterval)
 	defer ticker.Stop()
 	const maxBackoff = 5 * time.Second
@@ -144,6 +203,7 @@ func (p *Projector) run(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
+		p.setErr(err)
 		if err != nil {
 			// Never skip past an event: log loudly and try the same batch again.
 			p.log.Error("projection stalled", zap.Int64("checkpoint", p.Position()), zap.Error(err))

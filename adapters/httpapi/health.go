@@ -1,0 +1,111 @@
+package httpapi
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"go.uber.org/zap"
+
+	"invoices/app"
+)
+
+// readinessTimeout bounds the store pings of one readiness check.
+const readinessTimeout = 2 * time.Second
+
+type healthHandlers struct {
+	health app.Health
+	log    *zap.Logger
+}
+
+// HealthResponse is the liveness answer.
+type HealthResponse struct {
+	Status string `json:"status" example:"ok"`
+}
+
+// ReadinessResponse is the readiness answer: overall status and each check.
+type ReadinessResponse struct {
+	Status string          `json:"status" enums:"ready,not ready" example:"ready"`
+	Checks ReadinessChecks `json:"checks"`
+}
+
+// ReadinessChecks lists each dependency's state.
+type ReadinessChecks struct {
+	EventStore CheckResult    `json:"eventStore"`
+	ReadDB     CheckResult    `json:"readDb"`
+	Projector  ProjectorCheck `json:"projector"`
+}
+
+// CheckResult is one dependency's state.
+type CheckResult struct {
+	Status string `json:"status" enums:"up,down" example:"up"`
+	// Error says why a check is down; details are in the server log.
+	Error string `json:"error,omitempty"`
+}
+
+// ProjectorCheck is the projector's state and how far the read model lags.
+type ProjectorCheck struct {
+	Status     string  `json:"status" enums:"up,down" example:"up"`
+	Error      string  `json:"error,omitempty"`
+	Checkpoint int64   `json:"checkpoint" example:"42"`
+	Head       int64   `json:"head" example:"42"`
+	LagEvents  int64   `json:"lagEvents" example:"0"`
+	LagSeconds float64 `json:"lagSeconds" example:"0"`
+}
+
+// live godoc
+//
+//	@Summary		Liveness
+//	@Description	200 while the process serves HTTP; it checks nothing else.
+//	@Tags			health
+//	@Produce		json
+//	@Success		200	{object}	HealthResponse
+//	@Router			/healthz [get]
+func (h healthHandlers) live(c *gin.Context) {
+	c.JSON(http.StatusOK, HealthResponse{Status: "ok"})
+}
+
+// ready godoc
+//
+//	@Summary		Readiness
+//	@Description	200 when both databases answer and the projector runs without being stalled; 503 otherwise. Includes the projector's lag.
+//	@Tags			health
+//	@Produce		json
+//	@Success		200	{object}	ReadinessResponse
+//	@Failure		503	{object}	ReadinessResponse
+//	@Router			/readyz [get]
+func (h healthHandlers) ready(c *gin.Context) {
+	ctx, cancel := context.WithTimeout(c.Request.Context(), readinessTimeout)
+	defer cancel()
+	r := h.health.Readiness(ctx)
+	check := func(name string, err error) CheckResult {
+		if err != nil {
+			h.log.Warn("readiness check failed", zap.String("check", name), zap.Error(err))
+			return CheckResult{Status: "down", Error: "unreachable"}
+		}
+		return CheckResult{Status: "up"}
+	}
+	resp := ReadinessResponse{Status: "ready", Checks: ReadinessChecks{
+		EventStore: check("event store", r.EventStore),
+		ReadDB:     check("read database", r.ReadDB),
+		Projector: ProjectorCheck{
+			Status: "up", Error: r.Projector.Error,
+			Checkpoint: r.Projector.Checkpoint, Head: r.Projector.Head,
+			LagEvents: r.Projector.LagEvents, LagSeconds: r.Projector.LagSeconds,
+		},
+	}}
+	switch {
+	case r.ProjectorStatus != nil:
+		resp.Checks.Projector.Status, resp.Checks.Projector.Error = "down", "status unavailable"
+	case !r.Projector.Running:
+		resp.Checks.Projector.Status, resp.Checks.Projector.Error = "down", "not running"
+	case r.Projector.Error != "":
+		resp.Checks.Projector.Status = "down"
+	}
+	status := http.StatusOK
+	if !r.Ready() {
+		resp.Status, status = "not ready", http.StatusServiceUnavailable
+	}
+	c.JSON(status, resp)
+}
