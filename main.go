@@ -13,6 +13,8 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"net"
+	"net/http"
 	"os"
 	"runtime"
 	"runtime/debug"
@@ -31,8 +33,12 @@ import (
 	"invoices/config"
 )
 
-// version is stamped at build time: -ldflags "-X main.version=v1.2.3".
-var version = "dev"
+// version and commit are stamped at build time by `make build`
+// (-ldflags "-X main.version=… -X main.commit=…").
+var (
+	version = "dev"
+	commit  = ""
+)
 
 func main() {
 	if len(os.Args) > 1 {
@@ -134,18 +140,54 @@ func metricsOptions() fx.Option {
 func subcommand(args []string) int {
 	switch args[0] {
 	case "version", "--version":
-		commit := "unknown"
-		if info, ok := debug.ReadBuildInfo(); ok {
-			for _, s := range info.Settings {
-				if s.Key == "vcs.revision" {
-					commit = s.Value
-				}
-			}
-		}
-		fmt.Printf("invoices %s (commit %s, %s)\n", version, commit, runtime.Version())
+		fmt.Printf("invoices %s (commit %s, %s)\n", version, buildCommit(), runtime.Version())
 		return 0
+	case "healthcheck":
+		return healthcheck()
 	default:
-		fmt.Fprintf(os.Stderr, "usage: invoices [version]\n\nWith no argument, invoices serves the API (see README.md for configuration).\nunknown command %q\n", args[0])
+		fmt.Fprintf(os.Stderr, "usage: invoices [version|healthcheck]\n\nWith no argument, invoices serves the API (see README.md for configuration).\nunknown command %q\n", args[0])
 		return 2
 	}
+}
+
+// buildCommit is the stamped commit, else the one the go command recorded.
+func buildCommit() string {
+	if commit != "" {
+		return commit
+	}
+	if info, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range info.Settings {
+			if s.Key == "vcs.revision" {
+				return s.Value
+			}
+		}
+	}
+	return "unknown"
+}
+
+// healthcheck asks the local server's /healthz and exits 0 if it answers
+// 200. It is the container HEALTHCHECK, which has no shell or curl.
+func healthcheck() int {
+	cfg, err := config.Load()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "healthcheck: invalid configuration:", err)
+		return 2
+	}
+	_, port, err := net.SplitHostPort(cfg.HTTP.Addr)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "healthcheck:", err)
+		return 2
+	}
+	client := &http.Client{Timeout: 3 * time.Second}
+	resp, err := client.Get("http://" + net.JoinHostPort("127.0.0.1", port) + "/healthz")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "healthcheck:", err)
+		return 1
+	}
+	_ = resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		fmt.Fprintln(os.Stderr, "healthcheck: status", resp.StatusCode)
+		return 1
+	}
+	return 0
 }

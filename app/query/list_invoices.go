@@ -85,7 +85,7 @@ func decodeCursor(s string) (int64, bool) {
 	if len(s) > 64 {
 		return 0, false
 	}
-	b, err := base64.RawURLEncoding.DecodeString(s)
+	b, err := base64.RawURLEncoding.Strict().DecodeString(s)
 	if err != nil {
 		return 0, false
 	}
