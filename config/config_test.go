@@ -1,6 +1,8 @@
 package config
 
 import (
+	"os"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -99,5 +101,49 @@ func TestErrorsNameTheVariable(t *testing.T) {
 				t.Errorf("error %q leaks the password", err)
 			}
 		})
+	}
+}
+
+// TestEnvExampleListsEverySetting keeps .env.example in step with the code:
+// every variable the config reads is listed, and the listed defaults load.
+func TestEnvExampleListsEverySetting(t *testing.T) {
+	b, err := os.ReadFile("../.env.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(b)
+	var names []string
+	collectEnvNames(reflect.TypeOf(raw{}), "", &names)
+	for _, name := range names {
+		if !strings.Contains(text, name+"=") {
+			t.Errorf(".env.example does not list %s", name)
+		}
+	}
+	var environ []string
+	for _, line := range strings.Split(text, "\n") {
+		if line = strings.TrimSpace(line); line != "" && !strings.HasPrefix(line, "#") {
+			environ = append(environ, line)
+		}
+	}
+	got, err := FromEnv(environ)
+	if err != nil {
+		t.Fatalf(".env.example does not load: %v", err)
+	}
+	want, _ := FromEnv(nil)
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf(".env.example values differ from the defaults (-default +example):\n%s", diff)
+	}
+}
+
+func collectEnvNames(t reflect.Type, prefix string, out *[]string) {
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		if p := f.Tag.Get("envPrefix"); p != "" {
+			collectEnvNames(f.Type, prefix+p, out)
+			continue
+		}
+		if name := f.Tag.Get("env"); name != "" {
+			*out = append(*out, prefix+name)
+		}
 	}
 }
