@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/caarlos0/env/v11"
@@ -45,6 +46,26 @@ type HTTP struct {
 	WriteTimeout      time.Duration
 	IdleTimeout       time.Duration
 	ShutdownTimeout   time.Duration
+	// RequestTimeout bounds each request's work, store calls included.
+	RequestTimeout time.Duration
+	// APIKeys, when not empty, are the bearer tokens /invoices requires.
+	// Never log them.
+	APIKeys []string
+	// CORSOrigins are the origins allowed cross-origin access; empty is off.
+	CORSOrigins []string
+}
+
+// Loopback reports whether the server listens on a loopback address only.
+func (h HTTP) Loopback() bool {
+	host, _, err := net.SplitHostPort(h.Addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // Database configures one store. DSN may hold a password: log Redacted instead.
@@ -54,6 +75,8 @@ type Database struct {
 	DSN          string
 	Redacted     string
 	MaxOpenConns int
+	// ConnectTimeout bounds how long start-up retries an unreachable server.
+	ConnectTimeout time.Duration
 }
 
 // Projection configures the projector and the read-your-writes wait.
@@ -85,9 +108,14 @@ type raw struct {
 	WriteTimeout      time.Duration `env:"HTTP_WRITE_TIMEOUT" envDefault:"30s"`
 	IdleTimeout       time.Duration `env:"HTTP_IDLE_TIMEOUT" envDefault:"120s"`
 	ShutdownTimeout   time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"15s"`
+	RequestTimeout    time.Duration `env:"REQUEST_TIMEOUT" envDefault:"10s"`
+	APIKeys           []string      `env:"API_KEYS" envSeparator:","`
+	APIKeysFile       string        `env:"API_KEYS_FILE"`
+	CORSOrigins       []string      `env:"CORS_ALLOWED_ORIGINS" envSeparator:","`
 
-	DataDir      string `env:"DATA_DIR" envDefault:"./data"`
-	MaxOpenConns int    `env:"DB_MAX_OPEN_CONNS" envDefault:"16"`
+	DataDir        string        `env:"DATA_DIR" envDefault:"./data"`
+	MaxOpenConns   int           `env:"DB_MAX_OPEN_CONNS" envDefault:"16"`
+	ConnectTimeout time.Duration `env:"DB_CONNECT_TIMEOUT" envDefault:"30s"`
 
 	EventStore pgVars `envPrefix:"EVENT_STORE_"`
 	ReadDB     pgVars `envPrefix:"READ_DB_"`
@@ -158,6 +186,8 @@ func (r raw) build() (Config, error) {
 		{"HTTP_IDLE_TIMEOUT: must be positive", r.IdleTimeout > 0},
 		{"SHUTDOWN_TIMEOUT: must be positive", r.ShutdownTimeout > 0},
 		{"DB_MAX_OPEN_CONNS: must be at least 2", r.MaxOpenConns >= 2},
+		{"DB_CONNECT_TIMEOUT: must be positive", r.ConnectTimeout > 0},
+		{"REQUEST_TIMEOUT: must be positive", r.RequestTimeout > 0},
 		{"READ_YOUR_WRITES_TIMEOUT: must not be negative", r.ReadYourWritesTimeout >= 0},
 		{"PROJECTION_POLL_INTERVAL: must be positive", r.PollInterval > 0},
 		{"PROJECTION_BATCH_SIZE: must be between 1 and 10000", r.BatchSize >= 1 && r.BatchSize <= 10000},
@@ -170,6 +200,14 @@ func (r raw) build() (Config, error) {
 			return Config{}, errors.New(c.name)
 		}
 	}
+	keys, err := apiKeys(r.APIKeys, r.APIKeysFile)
+	if err != nil {
+		return Config{}, err
+	}
+	origins, err := corsOrigins(r.CORSOrigins)
+	if err != nil {
+		return Config{}, err
+	}
 	es, err := database("event store", "EVENT_STORE_", r.EventStore, r.DataDir, "events.db", "event_store", r.MaxOpenConns)
 	if err != nil {
 		return Config{}, err
@@ -178,6 +216,7 @@ func (r raw) build() (Config, error) {
 	if err != nil {
 		return Config{}, err
 	}
+	es.ConnectTimeout, rd.ConnectTimeout = r.ConnectTimeout, r.ConnectTimeout
 	return Config{
 		HTTP: HTTP{
 			Addr:              net.JoinHostPort(r.Host, strconv.Itoa(r.Port)),
@@ -187,6 +226,9 @@ func (r raw) build() (Config, error) {
 			WriteTimeout:      r.WriteTimeout,
 			IdleTimeout:       r.IdleTimeout,
 			ShutdownTimeout:   r.ShutdownTimeout,
+			RequestTimeout:    r.RequestTimeout,
+			APIKeys:           keys,
+			CORSOrigins:       origins,
 		},
 		EventStore: es,
 		ReadDB:     rd,
@@ -240,6 +282,63 @@ func database(name, prefix string, v pgVars, dataDir, file, defaultDB string, ma
 		db.Driver, db.DSN, db.Redacted = SQLite, path, path
 	}
 	return db, nil
+}
+
+// minAPIKeyLength keeps keys long enough not to be guessed.
+const minAPIKeyLength = 16
+
+// apiKeys merges API_KEYS with the lines of API_KEYS_FILE (blank lines and
+// #-comments ignored). Errors never include a key.
+func apiKeys(inline []string, file string) ([]string, error) {
+	var keys []string
+	add := func(source, k string) error {
+		k = strings.TrimSpace(k)
+		if k == "" || strings.HasPrefix(k, "#") {
+			return nil
+		}
+		if len(k) < minAPIKeyLength || strings.ContainsAny(k, " \t") {
+			return fmt.Errorf("%s: every key must be at least %d characters without spaces", source, minAPIKeyLength)
+		}
+		keys = append(keys, k)
+		return nil
+	}
+	for _, k := range inline {
+		if err := add("API_KEYS", k); err != nil {
+			return nil, err
+		}
+	}
+	if file != "" {
+		b, err := os.ReadFile(file) //nolint:gosec // the operator names this file
+		if err != nil {
+			return nil, fmt.Errorf("API_KEYS_FILE: %w", err)
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if err := add("API_KEYS_FILE", line); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return keys, nil
+}
+
+// corsOrigins validates CORS_ALLOWED_ORIGINS: "*" or absolute http(s) origins.
+func corsOrigins(in []string) ([]string, error) {
+	var out []string
+	for _, o := range in {
+		o = strings.TrimSpace(o)
+		if o == "" {
+			continue
+		}
+		if o != "*" {
+			u, err := url.Parse(o)
+			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") {
+				return nil, fmt.Errorf("CORS_ALLOWED_ORIGINS: %q is not an origin such as https://app.example.com", o)
+			}
+			o = u.Scheme + "://" + u.Host
+		}
+		out = append(out, o)
+	}
+	return out, nil
 }
 
 func orDefault(v, def string) string {

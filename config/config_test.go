@@ -2,6 +2,7 @@ package config
 
 import (
 	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -19,10 +20,10 @@ func TestDefaults(t *testing.T) {
 		HTTP: HTTP{
 			Addr: "0.0.0.0:3001", MaxBodyBytes: 1 << 20,
 			ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 15 * time.Second, WriteTimeout: 30 * time.Second,
-			IdleTimeout: 120 * time.Second, ShutdownTimeout: 15 * time.Second,
+			IdleTimeout: 120 * time.Second, ShutdownTimeout: 15 * time.Second, RequestTimeout: 10 * time.Second,
 		},
-		EventStore: Database{Name: "event store", Driver: SQLite, DSN: "data/events.db", Redacted: "data/events.db", MaxOpenConns: 16},
-		ReadDB:     Database{Name: "read database", Driver: SQLite, DSN: "data/read.db", Redacted: "data/read.db", MaxOpenConns: 16},
+		EventStore: Database{Name: "event store", Driver: SQLite, DSN: "data/events.db", Redacted: "data/events.db", MaxOpenConns: 16, ConnectTimeout: 30 * time.Second},
+		ReadDB:     Database{Name: "read database", Driver: SQLite, DSN: "data/read.db", Redacted: "data/read.db", MaxOpenConns: 16, ConnectTimeout: 30 * time.Second},
 		Projection: Projection{ReadYourWritesTimeout: 5 * time.Second, PollInterval: time.Second, BatchSize: 500, PayMaxAttempts: 5},
 		Log:        Log{Level: "info", Format: "auto"},
 	}
@@ -87,6 +88,10 @@ func TestErrorsNameTheVariable(t *testing.T) {
 		{"EVENT_STORE_URL=mysql://u:topsecret@h/db", "EVENT_STORE_URL"},
 		{"LOG_FORMAT=xml", "LOG_FORMAT"},
 		{"DB_MAX_OPEN_CONNS=1", "DB_MAX_OPEN_CONNS"},
+		{"API_KEYS=short", "API_KEYS"},
+		{"API_KEYS_FILE=/nonexistent/keys", "API_KEYS_FILE"},
+		{"CORS_ALLOWED_ORIGINS=ftp://x", "CORS_ALLOWED_ORIGINS"},
+		{"REQUEST_TIMEOUT=0s", "REQUEST_TIMEOUT"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.env, func(t *testing.T) {
@@ -144,6 +149,43 @@ func collectEnvNames(t reflect.Type, prefix string, out *[]string) {
 		}
 		if name := f.Tag.Get("env"); name != "" {
 			*out = append(*out, prefix+name)
+		}
+	}
+}
+
+func TestAPIKeysAndCORS(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "keys")
+	if err := os.WriteFile(file, []byte("# ops key\nfile-key-0123456789abcdef\n\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := FromEnv([]string{
+		"API_KEYS=inline-key-0123456789, second-key-0123456789",
+		"API_KEYS_FILE=" + file,
+		"CORS_ALLOWED_ORIGINS=https://app.example.com/, http://localhost:5173",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"inline-key-0123456789", "second-key-0123456789", "file-key-0123456789abcdef"}, cfg.HTTP.APIKeys); diff != "" {
+		t.Errorf("keys (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"https://app.example.com", "http://localhost:5173"}, cfg.HTTP.CORSOrigins); diff != "" {
+		t.Errorf("origins (-want +got):\n%s", diff)
+	}
+	_, err = FromEnv([]string{"API_KEYS=a-key-that-is-long-enough,tooshort-secret"})
+	if err == nil || strings.Contains(err.Error(), "tooshort-secret") {
+		t.Errorf("short key: err = %v, want an error that does not echo the key", err)
+	}
+}
+
+func TestLoopback(t *testing.T) {
+	for host, want := range map[string]bool{"127.0.0.1": true, "::1": true, "localhost": true, "0.0.0.0": false, "10.1.2.3": false, "": false} {
+		cfg, err := FromEnv([]string{"HOST=" + host})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := cfg.HTTP.Loopback(); got != want {
+			t.Errorf("HOST=%q: Loopback() = %v, want %v", host, got, want)
 		}
 	}
 }
