@@ -7,6 +7,11 @@
 //	@description	Event-sourced invoices. Commands answer after their events are stored and projected, so a GET right after a 201 or 200 shows the change.
 //	@description	Every error is an RFC 9457 application/problem+json document.
 //	@BasePath		/
+//
+//	@securityDefinitions.apikey	BearerAuth
+//	@in							header
+//	@name						Authorization
+//	@description				Only when the server sets API_KEYS: enter "Bearer <key>".
 package main
 
 import (
@@ -65,6 +70,10 @@ func serve() int {
 		zap.String("event_store", string(cfg.EventStore.Driver)+" "+cfg.EventStore.Redacted),
 		zap.String("read_db", string(cfg.ReadDB.Driver)+" "+cfg.ReadDB.Redacted))
 
+	if len(cfg.HTTP.APIKeys) == 0 && !cfg.HTTP.Loopback() {
+		log.Warn("no API keys configured and listening beyond loopback: anyone who can reach this port can create and pay invoices; set API_KEYS or API_KEYS_FILE",
+			zap.String("addr", cfg.HTTP.Addr))
+	}
 	app := fx.New(options(cfg, log)...)
 	// dig.RootCause drops fx's "could not build arguments for ..." chain.
 	if err := app.Err(); err != nil {

@@ -37,6 +37,11 @@ const docTemplate = `{
         },
         "/invoices": {
             "get": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
                 "description": "Newest first, one page at a time. When more pages exist, the ` + "`" + `Link` + "`" + ` header holds the next page's URL (rel=\"next\").",
                 "produces": [
                     "application/json"
@@ -84,8 +89,20 @@ const docTemplate = `{
                             "$ref": "#/definitions/httpapi.Problem"
                         }
                     },
+                    "401": {
+                        "description": "API key missing or wrong (only when API_KEYS is set)",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.Problem"
+                        }
+                    },
                     "500": {
                         "description": "Internal Server Error",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.Problem"
+                        }
+                    },
+                    "503": {
+                        "description": "a database is unreachable or the request timed out; retry",
                         "schema": {
                             "$ref": "#/definitions/httpapi.Problem"
                         }
@@ -93,6 +110,11 @@ const docTemplate = `{
                 }
             },
             "post": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
                 "description": "Issues an invoice and answers once its event is stored and the read model shows it.\namount is an exact JSON number: \u003e 0, at most 2 decimal places, at most 999999999999.99.\nA ` + "`" + `Warning` + "`" + ` header means the read model had not caught up within READ_YOUR_WRITES_TIMEOUT.",
                 "consumes": [
                     "application/json"
@@ -138,6 +160,12 @@ const docTemplate = `{
                             "$ref": "#/definitions/httpapi.Problem"
                         }
                     },
+                    "401": {
+                        "description": "API key missing or wrong (only when API_KEYS is set)",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.Problem"
+                        }
+                    },
                     "413": {
                         "description": "body larger than HTTP_MAX_BODY_BYTES",
                         "schema": {
@@ -155,12 +183,23 @@ const docTemplate = `{
                         "schema": {
                             "$ref": "#/definitions/httpapi.Problem"
                         }
+                    },
+                    "503": {
+                        "description": "a database is unreachable or the request timed out; retry",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.Problem"
+                        }
                     }
                 }
             }
         },
         "/invoices/{id}": {
             "get": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
                 "produces": [
                     "application/json"
                 ],
@@ -191,6 +230,12 @@ const docTemplate = `{
                             "$ref": "#/definitions/httpapi.Problem"
                         }
                     },
+                    "401": {
+                        "description": "API key missing or wrong (only when API_KEYS is set)",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.Problem"
+                        }
+                    },
                     "404": {
                         "description": "no invoice has this id",
                         "schema": {
@@ -199,6 +244,12 @@ const docTemplate = `{
                     },
                     "500": {
                         "description": "Internal Server Error",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.Problem"
+                        }
+                    },
+                    "503": {
+                        "description": "a database is unreachable or the request timed out; retry",
                         "schema": {
                             "$ref": "#/definitions/httpapi.Problem"
                         }
@@ -208,6 +259,11 @@ const docTemplate = `{
         },
         "/invoices/{id}/pay": {
             "post": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
                 "description": "Marks a pending invoice paid. Concurrent pays of one invoice are serialised: exactly one succeeds, the others get 409.\nPATCH is accepted too, as the original API used it. Any request body is ignored.",
                 "produces": [
                     "application/json"
@@ -245,6 +301,12 @@ const docTemplate = `{
                             "$ref": "#/definitions/httpapi.Problem"
                         }
                     },
+                    "401": {
+                        "description": "API key missing or wrong (only when API_KEYS is set)",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.Problem"
+                        }
+                    },
                     "404": {
                         "description": "no invoice has this id",
                         "schema": {
@@ -259,6 +321,12 @@ const docTemplate = `{
                     },
                     "500": {
                         "description": "Internal Server Error",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.Problem"
+                        }
+                    },
+                    "503": {
+                        "description": "a database is unreachable or the request timed out; retry",
                         "schema": {
                             "$ref": "#/definitions/httpapi.Problem"
                         }
@@ -266,6 +334,11 @@ const docTemplate = `{
                 }
             },
             "patch": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
                 "description": "Marks a pending invoice paid. Concurrent pays of one invoice are serialised: exactly one succeeds, the others get 409.\nPATCH is accepted too, as the original API used it. Any request body is ignored.",
                 "produces": [
                     "application/json"
@@ -303,6 +376,12 @@ const docTemplate = `{
                             "$ref": "#/definitions/httpapi.Problem"
                         }
                     },
+                    "401": {
+                        "description": "API key missing or wrong (only when API_KEYS is set)",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.Problem"
+                        }
+                    },
                     "404": {
                         "description": "no invoice has this id",
                         "schema": {
@@ -317,6 +396,12 @@ const docTemplate = `{
                     },
                     "500": {
                         "description": "Internal Server Error",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.Problem"
+                        }
+                    },
+                    "503": {
+                        "description": "a database is unreachable or the request timed out; retry",
                         "schema": {
                             "$ref": "#/definitions/httpapi.Problem"
                         }
@@ -560,6 +645,14 @@ const docTemplate = `{
                     "example": "ready"
                 }
             }
+        }
+    },
+    "securityDefinitions": {
+        "BearerAuth": {
+            "description": "Only when the server sets API_KEYS: enter \"Bearer \u003ckey\u003e\".",
+            "type": "apiKey",
+            "name": "Authorization",
+            "in": "header"
         }
     }
 }`

@@ -32,7 +32,8 @@ type testServer struct {
 
 type serverOptions struct {
 	rywTimeout       time.Duration
-	projectorStopped bool // never start the projector, so reads never catch up
+	projectorStopped bool               // never start the projector, so reads never catch up
+	http             func(*config.HTTP) // adjusts the HTTP configuration
 }
 
 func newServer(t *testing.T, e storetest.Engine, opts serverOptions) *testServer {
@@ -66,7 +67,11 @@ func newServer(t *testing.T, e storetest.Engine, opts serverOptions) *testServer
 		Events: events, Reader: read, Projector: p, Codec: codec, Log: log,
 		Config: config.Projection{ReadYourWritesTimeout: opts.rywTimeout, PayMaxAttempts: 5},
 	})
-	engine := httpapi.NewEngine(httpapi.EngineParams{App: application, Config: config.HTTP{MaxBodyBytes: 1 << 20}, Log: log})
+	httpCfg := config.HTTP{MaxBodyBytes: 1 << 20, RequestTimeout: 10 * time.Second}
+	if opts.http != nil {
+		opts.http(&httpCfg)
+	}
+	engine := httpapi.NewEngine(httpapi.EngineParams{App: application, Config: httpCfg, Log: log})
 	return &testServer{engine: engine, events: events}
 }
 

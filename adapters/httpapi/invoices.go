@@ -43,6 +43,9 @@ type invoiceHandlers struct {
 //	@Failure		413		{object}	Problem	"body larger than HTTP_MAX_BODY_BYTES"
 //	@Failure		415		{object}	Problem	"body is not declared as JSON"
 //	@Failure		500		{object}	Problem
+//	@Failure		401		{object}	Problem	"API key missing or wrong (only when API_KEYS is set)"
+//	@Failure		503		{object}	Problem	"a database is unreachable or the request timed out; retry"
+//	@Security		BearerAuth
 //	@Router			/invoices [post]
 func (h invoiceHandlers) createInvoice(c *gin.Context) {
 	in, err := decodeCreate(c.Request, c.Writer, h.maxBodyBytes)
@@ -77,6 +80,9 @@ func (h invoiceHandlers) createInvoice(c *gin.Context) {
 //	@Header			200		{string}	Link	"<https://…/invoices?cursor=…&limit=…>; rel=\"next\""
 //	@Failure		400		{object}	Problem	"bad limit or cursor"
 //	@Failure		500		{object}	Problem
+//	@Failure		401		{object}	Problem	"API key missing or wrong (only when API_KEYS is set)"
+//	@Failure		503		{object}	Problem	"a database is unreachable or the request timed out; retry"
+//	@Security		BearerAuth
 //	@Router			/invoices [get]
 func (h invoiceHandlers) listInvoices(c *gin.Context) {
 	q := query.ListInvoices{Cursor: c.Query("cursor")}
@@ -121,6 +127,9 @@ func (h invoiceHandlers) listInvoices(c *gin.Context) {
 //	@Failure	400	{object}	Problem	"id is not a UUID"
 //	@Failure	404	{object}	Problem	"no invoice has this id"
 //	@Failure	500	{object}	Problem
+//	@Failure	401	{object}	Problem	"API key missing or wrong (only when API_KEYS is set)"
+//	@Failure	503	{object}	Problem	"a database is unreachable or the request timed out; retry"
+//	@Security	BearerAuth
 //	@Router		/invoices/{id} [get]
 func (h invoiceHandlers) getInvoice(c *gin.Context) {
 	id, err := invoiceID(c)
@@ -150,6 +159,9 @@ func (h invoiceHandlers) getInvoice(c *gin.Context) {
 //	@Failure		404	{object}	Problem	"no invoice has this id"
 //	@Failure		409	{object}	Problem	"already paid"
 //	@Failure		500	{object}	Problem
+//	@Failure		401	{object}	Problem	"API key missing or wrong (only when API_KEYS is set)"
+//	@Failure		503	{object}	Problem	"a database is unreachable or the request timed out; retry"
+//	@Security		BearerAuth
 //	@Router			/invoices/{id}/pay [post]
 //	@Router			/invoices/{id}/pay [patch]
 func (h invoiceHandlers) payInvoice(c *gin.Context) {

@@ -46,7 +46,13 @@ func NewEngine(p EngineParams) *gin.Engine {
 	e := gin.New()
 	e.HandleMethodNotAllowed = true
 	e.ContextWithFallback = true
-	e.Use(requestIDMiddleware, accessLog(log, p.Metrics), recovery(log))
+	e.Use(requestIDMiddleware, accessLog(log, p.Metrics), recovery(log), securityHeaders)
+	if m := corsMiddleware(cfg.CORSOrigins); m != nil {
+		e.Use(m)
+	}
+	if cfg.RequestTimeout > 0 {
+		e.Use(requestTimeout(cfg.RequestTimeout))
+	}
 
 	health := healthHandlers{health: application.Health, log: log}
 	e.GET("/healthz", health.live)
@@ -57,6 +63,9 @@ func NewEngine(p EngineParams) *gin.Engine {
 
 	h := invoiceHandlers{app: application, log: log, maxBodyBytes: cfg.MaxBodyBytes}
 	inv := e.Group("/invoices")
+	if len(cfg.APIKeys) > 0 {
+		inv.Use(requireAPIKey(cfg.APIKeys))
+	}
 	inv.POST("", h.createInvoice)
 	inv.GET("", h.listInvoices)
 	inv.GET("/:id", h.getInvoice)
