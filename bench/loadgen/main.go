@@ -1,0 +1,259 @@
+// Command loadgen drives the invoices API in a closed loop and prints one
+// line per scenario: requests/s, p50, p99 and errors.
+//
+//	go run ./bench/loadgen -url http://127.0.0.1:3001 -c 32 -d 10s -scenarios create,get,pay
+//
+// It only targets loopback addresses: it is for measuring this service on
+// this machine, never a load test of somebody else's host.
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+func main() {
+	base := flag.String("url", "http://127.0.0.1:3001", "service base URL (loopback only)")
+	conc := flag.Int("c", 32, "concurrent clients")
+	dur := flag.Duration("d", 10*time.Second, "duration of each scenario")
+	scenarios := flag.String("scenarios", "create,get,pay,list,mixed,ryw", "comma-separated scenarios")
+	seed := flag.Int("seed", 2000, "invoices created up front for get/pay/list")
+	key := flag.String("key", "", "API key, if the service requires one")
+	flag.Parse()
+
+	if err := requireLoopback(*base); err != nil {
+		fmt.Fprintln(os.Stderr, "loadgen:", err)
+		os.Exit(2)
+	}
+	c := newClient(*base, *key, *conc)
+	ids, err := c.seed(*seed)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "loadgen: seeding:", err)
+		os.Exit(1)
+	}
+	fmt.Printf("%-8s %10s %10s %10s %8s %8s\n", "scenario", "rps", "p50", "p99", "errors", "requests")
+	for _, name := range strings.Split(*scenarios, ",") {
+		s, ok := scenarioFuncs(c, ids)[strings.TrimSpace(name)]
+		if !ok {
+			fmt.Fprintf(os.Stderr, "loadgen: unknown scenario %q\n", name)
+			os.Exit(2)
+		}
+		r := run(*conc, *dur, s)
+		fmt.Printf("%-8s %10.0f %10s %10s %8d %8d\n", name, r.rps, r.p50.Round(10*time.Microsecond), r.p99.Round(10*time.Microsecond), r.errors, r.requests)
+	}
+}
+
+func requireLoopback(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return err
+	}
+	host := u.Hostname()
+	if host == "localhost" {
+		return nil
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		return nil
+	}
+	return fmt.Errorf("%s is not a loopback address", host)
+}
+
+type client struct {
+	base string
+	key  string
+	http *http.Client
+	// payIDs hands out pending invoices, each paid at most once.
+	payNext atomic.Int64
+	payIDs  []string
+}
+
+func newClient(base, key string, conc int) *client {
+	tr := &http.Transport{MaxIdleConns: conc * 2, MaxIdleConnsPerHost: conc * 2, IdleConnTimeout: time.Minute}
+	return &client{base: strings.TrimRight(base, "/"), key: key, http: &http.Client{Transport: tr, Timeout: 30 * time.Second}}
+}
+
+func (c *client) do(method, path string, body []byte) (int, []byte, http.Header, error) {
+	req, err := http.NewRequestWithContext(context.Background(), method, c.base+path, bytes.NewReader(body))
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if c.key != "" {
+		req.Header.Set("Authorization", "Bearer "+c.key)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	defer func() { _ = resp.Body.Close() }()
+	b, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, b, resp.Header, err
+}
+
+var createBody = []byte(`{"customerId":"cus_load","amount":19.99}`)
+
+func (c *client) create() (string, error) {
+	code, body, _, err := c.do(http.MethodPost, "/invoices", createBody)
+	if err != nil {
+		return "", err
+	}
+	if code != http.StatusCreated {
+		return "", fmt.Errorf("create: status %d", code)
+	}
+	var inv struct {
+		ID string `json:"id"`
+	}
+	if err := json.Unmarshal(body, &inv); err != nil {
+		return "", err
+	}
+	return inv.ID, nil
+}
+
+func (c *client) seed(n int) ([]string, error) {
+	ids := make([]string, 0, n)
+	var mu sync.Mutex
+	var firstErr error
+	var wg sync.WaitGroup
+	next := atomic.Int64{}
+	for range 16 {
+		wg.Go(func() {
+			for next.Add(1) <= int64(n) {
+				id, err := c.create()
+				mu.Lock()
+				if err != nil && firstErr == nil {
+					firstErr = err
+				}
+				if err == nil {
+					ids = append(ids, id)
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	return ids, firstErr
+}
+
+func expect(code int, err error, want int) error {
+	if err != nil {
+		return err
+	}
+	if code != want {
+		return fmt.Errorf("status %d, want %d", code, want)
+	}
+	return nil
+}
+
+// scenarioFuncs returns each scenario as one request (or one create+get pair).
+func scenarioFuncs(c *client, ids []string) map[string]func(i int) error {
+	return map[string]func(int) error{
+		"create": func(int) error { _, err := c.create(); return err },
+		"get": func(i int) error {
+			code, _, _, err := c.do(http.MethodGet, "/invoices/"+ids[i%len(ids)], nil)
+			return expect(code, err, http.StatusOK)
+		},
+		"list": func(int) error {
+			code, _, _, err := c.do(http.MethodGet, "/invoices", nil)
+			return expect(code, err, http.StatusOK)
+		},
+		"pay": func(int) error {
+			// Each invoice is paid once: fresh ones are created when the seed runs out.
+			n := c.payNext.Add(1) - 1
+			var id string
+			if int(n) < len(ids) {
+				id = ids[n]
+			} else {
+				var err error
+				if id, err = c.create(); err != nil {
+					return err
+				}
+			}
+			code, _, _, err := c.do(http.MethodPost, "/invoices/"+id+"/pay", nil)
+			return expect(code, err, http.StatusOK)
+		},
+		"mixed": func(i int) error {
+			if i%5 == 4 {
+				code, _, _, err := c.do(http.MethodGet, "/invoices/"+ids[i%len(ids)], nil)
+				return expect(code, err, http.StatusOK)
+			}
+			_, err := c.create()
+			return err
+		},
+		"ryw": func(int) error {
+			id, err := c.create()
+			if err != nil {
+				return err
+			}
+			code, _, _, err := c.do(http.MethodGet, "/invoices/"+id, nil)
+			if err := expect(code, err, http.StatusOK); err != nil {
+				return errors.Join(errors.New("read-your-writes violated"), err)
+			}
+			return nil
+		},
+	}
+}
+
+type result struct {
+	rps              float64
+	p50, p99         time.Duration
+	errors, requests int
+}
+
+// run keeps conc workers issuing requests back to back for d.
+func run(conc int, d time.Duration, fn func(i int) error) result {
+	deadline := time.Now().Add(d)
+	lat := make([][]time.Duration, conc)
+	errs := make([]int, conc)
+	var seq atomic.Int64
+	var firstErr atomic.Value
+	start := time.Now()
+	var wg sync.WaitGroup
+	for w := range conc {
+		wg.Go(func() {
+			for time.Now().Before(deadline) {
+				t0 := time.Now()
+				err := fn(int(seq.Add(1)))
+				lat[w] = append(lat[w], time.Since(t0))
+				if err != nil {
+					errs[w]++
+					firstErr.CompareAndSwap(nil, err.Error())
+				}
+			}
+		})
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	var all []time.Duration
+	r := result{}
+	for w := range conc {
+		all = append(all, lat[w]...)
+		r.errors += errs[w]
+	}
+	slices.Sort(all)
+	r.requests = len(all)
+	if len(all) > 0 {
+		r.p50 = all[len(all)/2]
+		r.p99 = all[len(all)*99/100]
+	}
+	r.rps = float64(len(all)) / elapsed.Seconds()
+	if e := firstErr.Load(); e != nil {
+		fmt.Fprintln(os.Stderr, "  first error:", e)
+	}
+	return r
+}
