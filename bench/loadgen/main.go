@@ -76,9 +76,8 @@ type client struct {
 	base string
 	key  string
 	http *http.Client
-	// payIDs hands out pending invoices, each paid at most once.
+	// payNext hands out seeded invoices to pay, each at most once.
 	payNext atomic.Int64
-	payIDs  []string
 }
 
 func newClient(base, key string, conc int) *client {
