@@ -23,6 +23,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"go.uber.org/dig"
@@ -153,10 +154,14 @@ func subcommand(args []string) int {
 		return 0
 	case "healthcheck":
 		return healthcheck()
-	default:
-		fmt.Fprintf(os.Stderr, "usage: invoices [version|healthcheck]\n\nWith no argument, invoices serves the API (see README.md for configuration).\nunknown command %q\n", args[0])
-		return 2
+	case "projections":
+		if len(args) == 2 && args[1] == "status" {
+			return projectionsStatus(os.Stdout)
+		}
 	}
+	fmt.Fprintf(os.Stderr, "usage: invoices [version | healthcheck | projections status]\n\n"+
+		"With no argument, invoices serves the API (see README.md for configuration).\nunknown command %q\n", strings.Join(args, " "))
+	return 2
 }
 
 // buildCommit is the stamped commit, else the one the go command recorded.

@@ -160,22 +160,41 @@ func (p *Projector) Status(ctx context.Context) (Status, error) {
 		st.Error = p.lastErr.Error()
 	}
 	p.mu.Unlock()
-	head, err := p.events.Head(ctx)
-	if err != nil {
+	err := fillLag(ctx, p.events, &st)
+	return st, err
+}
+
+// StoredStatus reports a projector's progress from its durable checkpoint,
+// for tools that run beside the service (invoices projections status).
+// Running and Error are unknown there and left empty.
+func StoredStatus(ctx context.Context, events ports.EventStore, store ports.ProjectionStore) (Status, error) {
+	st := Status{Name: InvoicesProjector}
+	var err error
+	if st.Checkpoint, err = store.Checkpoint(ctx, InvoicesProjector); err != nil {
 		return st, err
+	}
+	err = fillLag(ctx, events, &st)
+	return st, err
+}
+
+// fillLag sets Head, LagEvents and LagSeconds from st.Checkpoint.
+func fillLag(ctx context.Context, events ports.EventStore, st *Status) error {
+	head, err := events.Head(ctx)
+	if err != nil {
+		return err
 	}
 	st.Head = head
 	st.LagEvents = max(0, head-st.Checkpoint)
 	if st.LagEvents > 0 {
-		next, err := p.events.ReadAll(ctx, st.Checkpoint, 1)
+		next, err := events.ReadAll(ctx, st.Checkpoint, 1)
 		if err != nil {
-			return st, err
+			return err
 		}
 		if len(next) == 1 {
 			st.LagSeconds = max(0, time.Since(next[0].RecordedAt).Seconds())
 		}
 	}
-	return st, nil
+	return nil
 }
 
 func (p *Projector) setPosition(pos int64) {
