@@ -29,9 +29,10 @@ func projectionsStatus(out io.Writer) int {
 		fmt.Fprintln(os.Stderr, "invoices projections status:", err)
 		return 1
 	}
+	// tabwriter buffers; Flush reports any write error.
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "PROJECTOR\tCHECKPOINT\tHEAD\tLAG EVENTS\tLAG SECONDS")
-	fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%.3f\n", st.Name, st.Checkpoint, st.Head, st.LagEvents, st.LagSeconds)
+	_, _ = fmt.Fprintln(tw, "PROJECTOR\tCHECKPOINT\tHEAD\tLAG EVENTS\tLAG SECONDS")
+	_, _ = fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%.3f\n", st.Name, st.Checkpoint, st.Head, st.LagEvents, st.LagSeconds)
 	if err := tw.Flush(); err != nil {
 		return 1
 	}
