@@ -36,7 +36,7 @@ type serverOptions struct {
 	http             func(*config.HTTP) // adjusts the HTTP configuration
 }
 
-func newServer(t *testing.T, e storetest.Engine, opts serverOptions) *testServer {
+func newServer(t testing.TB, e storetest.Engine, opts serverOptions) *testServer {
 	t.Helper()
 	ctx := context.Background()
 	if opts.rywTimeout == 0 {

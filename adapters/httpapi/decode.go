@@ -34,8 +34,8 @@ func decodeCreate(r *http.Request, w http.ResponseWriter, maxBytes int64) (creat
 	}
 	// A map rather than CreateInvoiceRequest: keys match exactly (encoding/json
 	// matches struct fields case-insensitively) and every unknown key is seen.
-	var obj map[string]json.RawMessage
-	if err := decodeObject(body, &obj); err != nil {
+	obj, repeated, err := decodeObject(body)
+	if err != nil {
 		return createInput{}, err
 	}
 	var in createInput
@@ -47,11 +47,17 @@ func decodeCreate(r *http.Request, w http.ResponseWriter, maxBytes int64) (creat
 		}
 	}
 	for _, k := range slices.Sorted(maps.Keys(obj)) {
-		if k != "customerId" && k != "amount" {
+		switch {
+		case k != "customerId" && k != "amount":
 			fields = append(fields, FieldError{Field: k, Message: "is not a known field"})
+		case repeated[k]:
+			fields = append(fields, FieldError{Field: k, Message: "must appear only once"})
 		}
 	}
+	// A repeated field's value is not validated: which of its values the
+	// client meant is unknowable, and the repetition is already reported.
 	switch raw := obj["customerId"]; {
+	case repeated["customerId"]:
 	case isAbsent(raw):
 		fields = append(fields, FieldError{Field: "customerId", Message: "is required"})
 	case raw[0] != '"':
@@ -64,6 +70,7 @@ func decodeCreate(r *http.Request, w http.ResponseWriter, maxBytes int64) (creat
 		}
 	}
 	switch raw := obj["amount"]; {
+	case repeated["amount"]:
 	case isAbsent(raw):
 		fields = append(fields, FieldError{Field: "amount", Message: "is required"})
 	case raw[0] != '-' && (raw[0] < '0' || raw[0] > '9'):
@@ -115,33 +122,74 @@ func readBody(r *http.Request, w http.ResponseWriter, maxBytes int64) ([]byte, e
 	return body, nil
 }
 
-// decodeObject decodes a body that must be exactly one JSON object.
-func decodeObject(body []byte, dst any) error {
+// decodeObject decodes a body that must be exactly one JSON object into its
+// members' raw values, and reports each key that appears more than once.
+// encoding/json would silently keep the last of a repeated key's values, so
+// {"customerId":"a","customerId":"b"} could mean different invoices to this
+// service and to a proxy or logger that keeps the first.
+//
+// Only the top level is walked token by token; each member's value is read
+// whole as a json.RawMessage, as decoding into a map did, so finding repeated
+// keys costs no second parse of the body. Nesting inside a value is bounded
+// by encoding/json's scanner (10000 levels), which fails with a
+// *json.SyntaxError rather than recursing: a deeply nested value is a 400,
+// never a stack overflow.
+func decodeObject(body []byte) (obj map[string]json.RawMessage, repeated map[string]bool, err error) {
 	malformed := func(detail string) error {
 		return newProblem(http.StatusBadRequest, typeMalformed, "Malformed request", detail)
 	}
 	trimmed := bytes.TrimSpace(body)
 	switch {
 	case len(trimmed) == 0:
-		return malformed("the request body is empty: send a JSON object")
+		return nil, nil, malformed("the request body is empty: send a JSON object")
 	case !utf8.Valid(trimmed):
-		return malformed("the request body is not valid UTF-8")
+		return nil, nil, malformed("the request body is not valid UTF-8")
 	case trimmed[0] != '{':
-		return malformed("the request body must be a JSON object")
+		return nil, nil, malformed("the request body must be a JSON object")
+	}
+	syntax := func(err error) error {
+		var se *json.SyntaxError
+		switch {
+		case errors.As(err, &se):
+			return malformed(fmt.Sprintf("malformed JSON at byte %d: %v", se.Offset, se))
+		case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+			// The Token API reports a body cut short between tokens as io.EOF.
+			return malformed("malformed JSON: the body ends inside the object")
+		default:
+			return malformed("malformed JSON: " + err.Error())
+		}
 	}
 	dec := json.NewDecoder(bytes.NewReader(trimmed))
-	if err := dec.Decode(dst); err != nil {
-		var se *json.SyntaxError
-		if errors.As(err, &se) {
-			return malformed(fmt.Sprintf("malformed JSON at byte %d: %v", se.Offset, se))
+	if _, err := dec.Token(); err != nil { // the '{' checked above
+		return nil, nil, syntax(err)
+	}
+	obj = make(map[string]json.RawMessage)
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, nil, syntax(err)
 		}
-		if errors.Is(err, io.ErrUnexpectedEOF) {
-			return malformed("malformed JSON: the body ends inside the object")
+		key, ok := tok.(string)
+		if !ok { // unreachable: the Token API only returns strings for keys
+			return nil, nil, malformed(fmt.Sprintf("malformed JSON at byte %d: expected an object key", dec.InputOffset()))
 		}
-		return malformed("malformed JSON: " + err.Error())
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return nil, nil, syntax(err)
+		}
+		if _, seen := obj[key]; seen {
+			if repeated == nil {
+				repeated = make(map[string]bool)
+			}
+			repeated[key] = true
+		}
+		obj[key] = raw
+	}
+	if _, err := dec.Token(); err != nil { // the closing '}'
+		return nil, nil, syntax(err)
 	}
 	if dec.InputOffset() != int64(len(trimmed)) {
-		return malformed("unexpected data after the JSON object")
+		return nil, nil, malformed("unexpected data after the JSON object")
 	}
-	return nil
+	return obj, repeated, nil
 }

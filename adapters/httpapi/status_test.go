@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"bytes"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -136,5 +137,25 @@ func TestOversizedBodyIsNotRead(t *testing.T) {
 	}
 	if body.n != 0 {
 		t.Errorf("read %d bytes of a body declared too large", body.n)
+	}
+}
+
+// TestValidationErrorsAreCapped: a body of many unknown keys gets a bounded
+// answer, not one entry per key.
+func TestValidationErrorsAreCapped(t *testing.T) {
+	s := newServer(t, storetest.SQLite(), serverOptions{})
+	var b strings.Builder
+	b.WriteString(`{"customerId":"c","amount":1`)
+	for i := range 500 {
+		fmt.Fprintf(&b, `,"k%03d":0`, i)
+	}
+	b.WriteString("}")
+	rec := s.do(t, "POST", "/invoices", b.String())
+	p := decode[problemJSON](t, rec)
+	if rec.Code != http.StatusBadRequest || len(p.Errors) != 20 {
+		t.Fatalf("status %d with %d errors, want 400 with 20", rec.Code, len(p.Errors))
+	}
+	if !strings.Contains(p.Detail, "and 499 more") {
+		t.Errorf("detail %q does not say how many more", p.Detail)
 	}
 }

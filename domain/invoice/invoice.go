@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"invoices/domain/event"
@@ -62,7 +63,8 @@ func Create(id, customerID string, amount Amount, now time.Time) (*Invoice, erro
 }
 
 // ValidateCustomerID checks a customer id after trimming surrounding space:
-// it must be non-empty valid UTF-8 of at most MaxCustomerIDLength characters.
+// it must be non-empty valid UTF-8 of at most MaxCustomerIDLength characters,
+// without control characters.
 func ValidateCustomerID(customerID string) error {
 	customerID = strings.TrimSpace(customerID)
 	reason := ""
@@ -73,6 +75,10 @@ func ValidateCustomerID(customerID string) error {
 		reason = "must be valid UTF-8"
 	case utf8.RuneCountInString(customerID) > MaxCustomerIDLength:
 		reason = fmt.Sprintf("must be at most %d characters", MaxCustomerIDLength)
+	case strings.ContainsFunc(customerID, unicode.IsControl):
+		// Control characters are never part of an id; NUL in particular
+		// cannot be stored in PostgreSQL text or jsonb at all.
+		reason = "must not contain control characters"
 	default:
 		return nil
 	}

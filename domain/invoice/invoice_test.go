@@ -161,6 +161,9 @@ func TestValidateCustomerID(t *testing.T) {
 		{name: "256 ASCII characters", in: strings.Repeat("a", 256), wantReason: "must be at most 255 characters"},
 		{name: "256 two-byte characters", in: strings.Repeat("é", 256), wantReason: "must be at most 255 characters"},
 		{name: "invalid UTF-8", in: "\xff\xfe", wantReason: "must be valid UTF-8"},
+		{name: "NUL inside", in: "cus\x00tomer", wantReason: "must not contain control characters"},
+		{name: "escape character", in: "cus\x1b[31m", wantReason: "must not contain control characters"},
+		{name: "C1 control", in: "cus\u0085x", wantReason: "must not contain control characters"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
