@@ -9,4 +9,10 @@ var (
 	// the stream moved past the expected version, or another projector moved
 	// the checkpoint.
 	ErrConcurrencyConflict = errors.New("concurrency conflict")
+	// ErrUnavailable means a store could not be reached (refused or dropped
+	// connection, server shutting down or starting up, call timed out). The
+	// operation may or may not have taken effect; retrying later is safe for
+	// idempotent calls. Adapters wrap it around the driver's error, so the
+	// original text stays in the message.
+	ErrUnavailable = errors.New("store unavailable")
 )

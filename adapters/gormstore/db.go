@@ -7,22 +7,113 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/glebarez/sqlite"
+	"go.uber.org/zap"
 	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
 
 	"invoices/config"
+	"invoices/ports"
 )
 
 // Open connects to the configured database, checks it answers, and sets pool
-// limits. It never puts the DSN in an error: it may hold a password.
+// limits. It tries once; OpenWithRetry waits for a server that is not up yet.
+// It never puts the DSN in an error: it may hold a password.
 func Open(ctx context.Context, cfg config.Database) (*gorm.DB, error) {
+	db, err := openPool(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := ping(ctx, db); err != nil {
+		closePool(db)
+		return nil, fmt.Errorf("%s (%s): %w", cfg.Name, cfg.Redacted, translate(redact(err, cfg)))
+	}
+	return db, nil
+}
+
+// Start-up backoff: quick first retries for a server that is just starting
+// (a compose stack, a restarted pod), then at most one attempt per
+// maxRetryDelay so a long outage does not flood the log.
+const (
+	firstRetryDelay = 250 * time.Millisecond
+	maxRetryDelay   = 5 * time.Second
+	// attemptTimeout bounds one connection attempt, so a server that drops
+	// packets (rather than refusing) still gets a log line per attempt.
+	attemptTimeout = 5 * time.Second
+)
+
+// OpenWithRetry is Open for start-up: while a PostgreSQL server is
+// unreachable (refused, down, starting or shutting down, timing out) it logs
+// a warning and retries with exponential backoff, until cfg.ConnectTimeout
+// has passed or ctx ends; then it returns the last connection error, which
+// wraps ports.ErrUnavailable. Other failures (bad password, unknown
+// database) and SQLite are not retried: waiting would not fix them. A zero
+// ConnectTimeout means a single attempt.
+func OpenWithRetry(ctx context.Context, cfg config.Database, log *zap.Logger) (*gorm.DB, error) {
+	if cfg.Driver != config.Postgres || cfg.ConnectTimeout <= 0 {
+		return Open(ctx, cfg)
+	}
+	db, err := openPool(cfg)
+	if err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	deadline := start.Add(cfg.ConnectTimeout)
+	delay := firstRetryDelay
+	var lastErr error
+	for attempt := 1; ; attempt++ {
+		// The budget bounds when attempts start; the last one, at the
+		// deadline, still gets a fair chance to connect.
+		actx, cancel := context.WithTimeout(ctx, attemptTimeout)
+		err := ping(actx, db)
+		cancel()
+		if err == nil {
+			if attempt > 1 {
+				log.Info("database reachable", zap.String("store", cfg.Name), zap.String("dsn", cfg.Redacted),
+					zap.Int("attempt", attempt), zap.Duration("waited", time.Since(start).Round(time.Millisecond)))
+			}
+			return db, nil
+		}
+		if ctx.Err() != nil && lastErr != nil {
+			// The caller gave up during this attempt; the previous failure
+			// is the more useful cause ("connection refused", not "canceled").
+			err = lastErr
+		}
+		err = translate(redact(err, cfg))
+		lastErr = err
+		remaining := time.Until(deadline)
+		if !errors.Is(err, ports.ErrUnavailable) || ctx.Err() != nil || remaining <= 0 {
+			closePool(db)
+			if attempt == 1 {
+				return nil, fmt.Errorf("%s (%s): %w", cfg.Name, cfg.Redacted, err)
+			}
+			return nil, fmt.Errorf("%s (%s): unreachable for %s (%d attempts): %w",
+				cfg.Name, cfg.Redacted, time.Since(start).Round(time.Millisecond), attempt, err)
+		}
+		wait := min(delay, remaining)
+		log.Warn("database unreachable, retrying",
+			zap.String("store", cfg.Name), zap.String("dsn", cfg.Redacted),
+			zap.Int("attempt", attempt), zap.Duration("next_delay", wait.Round(time.Millisecond)), zap.Error(err))
+		timer := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+		case <-timer.C:
+		}
+		timer.Stop()
+		delay = min(2*delay, maxRetryDelay)
+	}
+}
+
+// openPool builds the GORM handle and its pool without connecting: the pool
+// dials lazily, so a caller decides how to wait for the first connection.
+func openPool(cfg config.Database) (*gorm.DB, error) {
 	var dialector gorm.Dialector
 	switch cfg.Driver {
 	case config.Postgres:
@@ -40,6 +131,9 @@ func Open(ctx context.Context, cfg config.Database) (*gorm.DB, error) {
 		TranslateError:         true, // unique violations become gorm.ErrDuplicatedKey
 		SkipDefaultTransaction: true, // every multi-statement write is an explicit transaction
 		NowFunc:                func() time.Time { return time.Now().UTC() },
+		// gorm's own ping has no context, so an unreachable host could block
+		// it for minutes; Open and OpenWithRetry ping with a deadline instead.
+		DisableAutomaticPing: true,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("%s (%s): %w", cfg.Name, cfg.Redacted, redact(err, cfg))
@@ -51,11 +145,14 @@ func Open(ctx context.Context, cfg config.Database) (*gorm.DB, error) {
 	sqlDB.SetMaxOpenConns(cfg.MaxOpenConns)
 	sqlDB.SetMaxIdleConns(cfg.MaxOpenConns)
 	sqlDB.SetConnMaxIdleTime(5 * time.Minute)
-	if err := sqlDB.PingContext(ctx); err != nil {
-		_ = sqlDB.Close()
-		return nil, fmt.Errorf("%s (%s): %w", cfg.Name, cfg.Redacted, redact(err, cfg))
-	}
 	return db, nil
+}
+
+// closePool closes db's connection pool, for a handle that will not be used.
+func closePool(db *gorm.DB) {
+	if sqlDB, err := db.DB(); err == nil {
+		_ = sqlDB.Close()
+	}
 }
 
 // sqliteDSN turns a file path into a DSN tuned for safe concurrent use:
@@ -72,12 +169,37 @@ func sqliteDSN(path string) string {
 		"&_txlock=immediate"
 }
 
-// redact drops the error text if it echoes the DSN, which may hold a password.
+// redact drops the error text if it echoes the DSN or its password. The
+// replacement still wraps ports.ErrUnavailable when the original did, so
+// callers can tell an outage from a misconfiguration without the text.
 func redact(err error, cfg config.Database) error {
-	if cfg.DSN != cfg.Redacted && strings.Contains(err.Error(), cfg.DSN) {
-		return errors.New("connection failed (details withheld: they contained credentials)")
+	if !leaksSecret(err.Error(), cfg) {
+		return err
 	}
-	return err
+	const withheld = "connection failed (details withheld: they contained credentials)"
+	if unreachable(err) {
+		return fmt.Errorf("%w: %s", ports.ErrUnavailable, withheld)
+	}
+	return errors.New(withheld)
+}
+
+// leaksSecret reports whether msg contains cfg's DSN or the password in it.
+func leaksSecret(msg string, cfg config.Database) bool {
+	if cfg.DSN == cfg.Redacted {
+		return false
+	}
+	if strings.Contains(msg, cfg.DSN) {
+		return true
+	}
+	u, err := url.Parse(cfg.DSN)
+	if err != nil || u.User == nil {
+		return false
+	}
+	pw, ok := u.User.Password()
+	if !ok || pw == "" {
+		return false
+	}
+	return strings.Contains(msg, pw) || strings.Contains(msg, url.QueryEscape(pw)) || strings.Contains(msg, url.PathEscape(pw))
 }
 
 // isPostgres reports whether db talks to PostgreSQL.

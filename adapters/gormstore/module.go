@@ -12,45 +12,51 @@ import (
 	"invoices/ports"
 )
 
-// openTimeout bounds connecting and migrating one store at start-up.
-const openTimeout = 30 * time.Second
+// migrateTimeout bounds migrating one store at start-up, once it answers.
+// Waiting for it to answer is bounded by config.Database.ConnectTimeout.
+const migrateTimeout = 30 * time.Second
 
 // Module binds the event store and read-model ports to their GORM adapters,
-// like a NestJS module exporting providers. The concrete stores are provided
-// too, for what only the composition root needs (connection-pool metrics).
+// like a NestJS module exporting providers. The ports are bound to wrappers
+// that translate connectivity failures into ports.ErrUnavailable. The
+// concrete stores are provided too, for what only the composition root needs
+// (connection-pool metrics).
 var Module = fx.Module("gormstore",
 	fx.Provide(
 		provideEventStore,
 		provideReadModel,
-		func(s *EventStore) ports.EventStore { return s },
-		func(m *ReadModel) ports.InvoiceReader { return m },
-		func(m *ReadModel) ports.ProjectionStore { return m },
+		func(s *EventStore) ports.EventStore { return translatingEventStore{s} },
+		func(m *ReadModel) ports.InvoiceReader { return translatingReadModel{m} },
+		func(m *ReadModel) ports.ProjectionStore { return translatingReadModel{m} },
 	),
 )
 
 func provideEventStore(lc fx.Lifecycle, cfg config.Config, log *zap.Logger) (*EventStore, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), openTimeout)
-	defer cancel()
-	db, err := openManaged(ctx, lc, cfg.EventStore, log)
+	db, err := openManaged(lc, cfg.EventStore, log)
 	if err != nil {
 		return nil, err
 	}
-	return NewEventStore(ctx, db)
+	ctx, cancel := context.WithTimeout(context.Background(), migrateTimeout)
+	defer cancel()
+	s, err := NewEventStore(ctx, db)
+	return s, translate(err)
 }
 
 func provideReadModel(lc fx.Lifecycle, cfg config.Config, log *zap.Logger) (*ReadModel, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), openTimeout)
-	defer cancel()
-	db, err := openManaged(ctx, lc, cfg.ReadDB, log)
+	db, err := openManaged(lc, cfg.ReadDB, log)
 	if err != nil {
 		return nil, err
 	}
-	return NewReadModel(ctx, db)
+	ctx, cancel := context.WithTimeout(context.Background(), migrateTimeout)
+	defer cancel()
+	m, err := NewReadModel(ctx, db)
+	return m, translate(err)
 }
 
-// openManaged opens a database and closes it when the app stops.
-func openManaged(ctx context.Context, lc fx.Lifecycle, cfg config.Database, log *zap.Logger) (*gorm.DB, error) {
-	db, err := Open(ctx, cfg)
+// openManaged opens a database, waiting for it at start-up, and closes it
+// when the app stops.
+func openManaged(lc fx.Lifecycle, cfg config.Database, log *zap.Logger) (*gorm.DB, error) {
+	db, err := OpenWithRetry(context.Background(), cfg, log)
 	if err != nil {
 		return nil, err
 	}

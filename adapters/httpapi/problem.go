@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 
 	"github.com/gin-gonic/gin"
@@ -57,13 +58,21 @@ func newProblem(status int, typ, title, detail string) *problemError {
 	return &problemError{Problem{Type: typ, Title: title, Status: status, Detail: detail}}
 }
 
+// maxFieldErrors caps the errors list, so a body of a million unknown keys
+// does not get a response five times its size.
+const maxFieldErrors = 20
+
 func validationProblem(fields []FieldError) *problemError {
 	p := newProblem(http.StatusBadRequest, typeValidation, "Invalid request", "")
-	p.p.Errors = fields
 	p.p.Detail = fields[0].Field + " " + fields[0].Message
-	if len(fields) > 1 {
+	switch {
+	case len(fields) > maxFieldErrors:
+		p.p.Detail += fmt.Sprintf(" (and %d more; the first %d are listed in errors)", len(fields)-1, maxFieldErrors)
+		fields = fields[:maxFieldErrors]
+	case len(fields) > 1:
 		p.p.Detail += " (and more: see errors)"
 	}
+	p.p.Errors = fields
 	return p
 }
 
@@ -97,6 +106,11 @@ func problemFor(err error) Problem {
 	case errors.Is(err, ports.ErrConcurrencyConflict):
 		return Problem{Type: typeConflict, Title: "Conflict", Status: http.StatusConflict,
 			Detail: "the invoice was changed concurrently; retry the request"}
+	case errors.Is(err, ports.ErrUnavailable):
+		// Checked before the context case: a store call that timed out is
+		// reported as the outage it most likely is.
+		return Problem{Type: typeUnavailable, Title: "Service unavailable", Status: http.StatusServiceUnavailable,
+			Detail: "a database is unreachable; retry shortly"}
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
 		return Problem{Type: typeUnavailable, Title: "Service unavailable", Status: http.StatusServiceUnavailable,
 			Detail: "the request did not complete in time; retry it"}
