@@ -54,6 +54,7 @@ func storedStatus(ctx context.Context, cfg config.Config) (projection.Status, er
 	if err != nil {
 		return projection.Status{}, err
 	}
+	defer events.Close()
 	read, err := gormstore.NewReadModel(ctx, rdb)
 	if err != nil {
 		return projection.Status{}, err

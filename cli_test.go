@@ -43,6 +43,7 @@ func TestProjectionsStatus(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(events.Close)
 	read, err := gormstore.NewReadModel(ctx, rdb)
 	if err != nil {
 		t.Fatal(err)

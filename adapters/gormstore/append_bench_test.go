@@ -49,6 +49,7 @@ func BenchmarkAppend(b *testing.B) {
 					ctx := context.Background()
 					db := openBenchDB(b, e, "append_bench")
 					s := storetest.Must(NewEventStore(ctx, db))(b)
+					b.Cleanup(s.Close)
 					md := ports.Metadata{CorrelationID: "bench", CausationID: "CreateInvoice"}
 					runWriters(b, writers, func(stream, eventID string, payload []byte) error {
 						ev := []ports.NewEvent{{ID: eventID, Type: invoice.CreatedEventName, Data: payload}}

@@ -25,7 +25,9 @@ func openEventStore(t *testing.T, e storetest.Engine) *EventStore {
 	ctx := context.Background()
 	db := storetest.Must(Open(ctx, e.Database(t, "events")))(t)
 	t.Cleanup(func() { closeDB(t, db) })
-	return storetest.Must(NewEventStore(ctx, db))(t)
+	s := storetest.Must(NewEventStore(ctx, db))(t)
+	t.Cleanup(s.Close) // before the database closes
+	return s
 }
 
 func openReadModel(t *testing.T, e storetest.Engine) *ReadModel {

@@ -33,7 +33,7 @@ func Open(ctx context.Context, cfg config.Database) (*gorm.DB, error) {
 	}
 	if err := ping(ctx, db); err != nil {
 		closePool(db)
-		return nil, fmt.Errorf("%s (%s): %w", cfg.Name, cfg.Redacted, translate(redact(err, cfg)))
+		return nil, fmt.Errorf("%s (%s): %w", cfg.Name, cfg.Redacted, translate(context.Background(), redact(err, cfg)))
 	}
 	return db, nil
 }
@@ -86,7 +86,7 @@ func OpenWithRetry(ctx context.Context, cfg config.Database, log *zap.Logger) (*
 			// is the more useful cause ("connection refused", not "canceled").
 			err = lastErr
 		}
-		err = translate(redact(err, cfg))
+		err = translate(context.Background(), redact(err, cfg))
 		lastErr = err
 		remaining := time.Until(deadline)
 		if !errors.Is(err, ports.ErrUnavailable) || ctx.Err() != nil || remaining <= 0 {

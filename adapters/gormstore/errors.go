@@ -17,9 +17,11 @@ import (
 
 // translate marks a connectivity failure as ports.ErrUnavailable, keeping
 // the original error in the chain (and its text in the message) for the log.
-// Any other error is returned unchanged.
-func translate(err error) error {
-	if err == nil || errors.Is(err, ports.ErrUnavailable) || !unreachable(err) {
+// Any other error is returned unchanged, and so is any error once the
+// caller's ctx has ended: that is the caller's deadline or cancellation,
+// which the HTTP layer reports as such.
+func translate(ctx context.Context, err error) error {
+	if err == nil || ctx.Err() != nil || errors.Is(err, ports.ErrUnavailable) || !unreachable(err) {
 		return err
 	}
 	return fmt.Errorf("%w: %w", ports.ErrUnavailable, err)
@@ -70,71 +72,4 @@ func unavailableSQLState(code string) bool {
 		return true
 	}
 	return strings.HasPrefix(code, "08")
-}
-
-// The stores reach the application through these wrappers (bound in Module),
-// so every error crossing a port has connectivity failures translated to
-// ports.ErrUnavailable in one place, whichever query or transaction step
-// failed.
-
-// translatingEventStore is the EventStore as the ports.EventStore the
-// application sees.
-type translatingEventStore struct{ s *EventStore }
-
-var _ ports.EventStore = translatingEventStore{}
-
-func (t translatingEventStore) Append(ctx context.Context, streamID string, expectedVersion int, events []ports.NewEvent, md ports.Metadata) (ports.AppendResult, error) {
-	res, err := t.s.Append(ctx, streamID, expectedVersion, events, md)
-	return res, translate(err)
-}
-
-func (t translatingEventStore) LoadStream(ctx context.Context, streamID string) ([]ports.RecordedEvent, error) {
-	events, err := t.s.LoadStream(ctx, streamID)
-	return events, translate(err)
-}
-
-func (t translatingEventStore) ReadAll(ctx context.Context, after int64, limit int) ([]ports.RecordedEvent, error) {
-	events, err := t.s.ReadAll(ctx, after, limit)
-	return events, translate(err)
-}
-
-func (t translatingEventStore) Head(ctx context.Context) (int64, error) {
-	pos, err := t.s.Head(ctx)
-	return pos, translate(err)
-}
-
-func (t translatingEventStore) Ping(ctx context.Context) error {
-	return translate(t.s.Ping(ctx))
-}
-
-// translatingReadModel is the ReadModel as the ports.InvoiceReader and
-// ports.ProjectionStore the application sees.
-type translatingReadModel struct{ m *ReadModel }
-
-var (
-	_ ports.InvoiceReader   = translatingReadModel{}
-	_ ports.ProjectionStore = translatingReadModel{}
-)
-
-func (t translatingReadModel) GetInvoice(ctx context.Context, id string) (ports.InvoiceView, error) {
-	v, err := t.m.GetInvoice(ctx, id)
-	return v, translate(err)
-}
-
-func (t translatingReadModel) ListInvoices(ctx context.Context, p ports.ListParams) ([]ports.InvoiceView, error) {
-	vs, err := t.m.ListInvoices(ctx, p)
-	return vs, translate(err)
-}
-
-func (t translatingReadModel) Ping(ctx context.Context) error {
-	return translate(t.m.Ping(ctx))
-}
-
-func (t translatingReadModel) Checkpoint(ctx context.Context, projector string) (int64, error) {
-	pos, err := t.m.Checkpoint(ctx, projector)
-	return pos, translate(err)
-}
-
-func (t translatingReadModel) Project(ctx context.Context, projector string, from, to int64, apply func(ports.InvoiceProjectionTx) error) error {
-	return translate(t.m.Project(ctx, projector, from, to, apply))
 }

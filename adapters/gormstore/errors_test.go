@@ -63,7 +63,7 @@ func TestTranslate(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := translate(tt.err)
+			got := translate(context.Background(), tt.err)
 			if tt.err == nil {
 				if got != nil {
 					t.Fatalf("translate(nil) = %v, want nil", got)
@@ -82,7 +82,7 @@ func TestTranslate(t *testing.T) {
 			if !tt.want && got != tt.err { //nolint:errorlint // identity: other errors must pass through untouched
 				t.Errorf("translate(err) = %v, want the error unchanged", got)
 			}
-			if again := translate(got); again != got { //nolint:errorlint // identity: translating twice must not wrap twice
+			if again := translate(context.Background(), got); again != got { //nolint:errorlint // identity: translating twice must not wrap twice
 				t.Errorf("translate(translate(err)) = %q, want %q", again, got)
 			}
 		})
@@ -102,8 +102,9 @@ func TestPortsTranslateEveryMethod(t *testing.T) {
 	}
 	t.Cleanup(func() { closePool(db) })
 	ctx := context.Background()
-	es := translatingEventStore{&EventStore{db: db, now: time.Now}}
-	rm := translatingReadModel{&ReadModel{db: db}}
+	es := newEventStore(db)
+	t.Cleanup(es.Close)
+	rm := &ReadModel{db: db}
 	calls := map[string]func() error{
 		"Append": func() error {
 			_, err := es.Append(ctx, "0b6f1d4e-8a63-4b8c-9e57-2f4b3f7f6d21", 0,
@@ -259,4 +260,18 @@ func realConnectError(t *testing.T, addr string) error {
 		t.Fatalf("connect error is %T, want *pgconn.ConnectError", err)
 	}
 	return err
+}
+
+// TestTranslateLeavesTheCallersDeadlineAlone: once the caller's context has
+// ended, the error is the caller's timeout, not an outage.
+func TestTranslateLeavesTheCallersDeadlineAlone(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	err := fmt.Errorf("query: %w", context.DeadlineExceeded)
+	if got := translate(ctx, err); errors.Is(got, ports.ErrUnavailable) {
+		t.Errorf("translate with an ended caller context = %v, want it unchanged", got)
+	}
+	if got := translate(context.Background(), err); !errors.Is(got, ports.ErrUnavailable) {
+		t.Errorf("translate of a store-side deadline = %v, want ErrUnavailable", got)
+	}
 }

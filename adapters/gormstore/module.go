@@ -17,17 +17,15 @@ import (
 const migrateTimeout = 30 * time.Second
 
 // Module binds the event store and read-model ports to their GORM adapters,
-// like a NestJS module exporting providers. The ports are bound to wrappers
-// that translate connectivity failures into ports.ErrUnavailable. The
-// concrete stores are provided too, for what only the composition root needs
-// (connection-pool metrics).
+// like a NestJS module exporting providers. The concrete stores are provided
+// too, for what only the composition root needs (connection-pool metrics).
 var Module = fx.Module("gormstore",
 	fx.Provide(
 		provideEventStore,
 		provideReadModel,
-		func(s *EventStore) ports.EventStore { return translatingEventStore{s} },
-		func(m *ReadModel) ports.InvoiceReader { return translatingReadModel{m} },
-		func(m *ReadModel) ports.ProjectionStore { return translatingReadModel{m} },
+		func(s *EventStore) ports.EventStore { return s },
+		func(m *ReadModel) ports.InvoiceReader { return m },
+		func(m *ReadModel) ports.ProjectionStore { return m },
 	),
 )
 
@@ -39,7 +37,12 @@ func provideEventStore(lc fx.Lifecycle, cfg config.Config, log *zap.Logger) (*Ev
 	ctx, cancel := context.WithTimeout(context.Background(), migrateTimeout)
 	defer cancel()
 	s, err := NewEventStore(ctx, db)
-	return s, translate(err)
+	if err != nil {
+		return nil, translate(context.Background(), err)
+	}
+	// Appended after the database's close hook, so it runs before it.
+	lc.Append(fx.StopHook(s.Close))
+	return s, nil
 }
 
 func provideReadModel(lc fx.Lifecycle, cfg config.Config, log *zap.Logger) (*ReadModel, error) {
@@ -50,7 +53,7 @@ func provideReadModel(lc fx.Lifecycle, cfg config.Config, log *zap.Logger) (*Rea
 	ctx, cancel := context.WithTimeout(context.Background(), migrateTimeout)
 	defer cancel()
 	m, err := NewReadModel(ctx, db)
-	return m, translate(err)
+	return m, translate(context.Background(), err)
 }
 
 // openManaged opens a database, waiting for it at start-up, and closes it

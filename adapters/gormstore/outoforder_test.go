@@ -56,7 +56,8 @@ func TestProjectorNeverSkipsAnOutOfOrderCommit(t *testing.T) {
 		if txA.Error != nil {
 			t.Fatal(txA.Error)
 		}
-		if _, err := appendTx(txA, streamA, 0, createdEvent(t, streamA), []byte(`{}`), time.Now().UTC()); err != nil {
+		reqA := &appendRequest{ctx: ctx, streamID: streamA, events: createdEvent(t, streamA), meta: []byte(`{}`)}
+		if _, err := appendTx(txA, []*appendRequest{reqA}, time.Now().UTC()); err != nil {
 			t.Fatal(err)
 		}
 

@@ -64,7 +64,7 @@ func (m *ReadModel) GetInvoice(ctx context.Context, id string) (ports.InvoiceVie
 		return ports.InvoiceView{}, fmt.Errorf("invoice %s: %w", id, ports.ErrNotFound)
 	}
 	if err != nil {
-		return ports.InvoiceView{}, fmt.Errorf("get invoice %s: %w", id, err)
+		return ports.InvoiceView{}, fmt.Errorf("get invoice %s: %w", id, translate(ctx, err))
 	}
 	return row.view(), nil
 }
@@ -78,7 +78,7 @@ func (m *ReadModel) ListInvoices(ctx context.Context, p ports.ListParams) ([]por
 	}
 	var rows []invoiceRow
 	if err := q.Find(&rows).Error; err != nil {
-		return nil, fmt.Errorf("list invoices: %w", err)
+		return nil, fmt.Errorf("list invoices: %w", translate(ctx, err))
 	}
 	out := make([]ports.InvoiceView, len(rows))
 	for i := range rows {
@@ -88,7 +88,7 @@ func (m *ReadModel) ListInvoices(ctx context.Context, p ports.ListParams) ([]por
 }
 
 // Ping implements ports.InvoiceReader.
-func (m *ReadModel) Ping(ctx context.Context) error { return ping(ctx, m.db) }
+func (m *ReadModel) Ping(ctx context.Context) error { return translate(ctx, ping(ctx, m.db)) }
 
 // SQLDB returns the connection pool, for pool statistics.
 func (m *ReadModel) SQLDB() (*sql.DB, error) { return m.db.DB() }
@@ -98,11 +98,11 @@ func (m *ReadModel) Checkpoint(ctx context.Context, projector string) (int64, er
 	db := m.db.WithContext(ctx)
 	seed := `INSERT INTO projection_checkpoints (name, position, updated_at) VALUES (?, 0, ?) ON CONFLICT (name) DO NOTHING`
 	if err := db.Exec(seed, projector, time.Now().UTC()).Error; err != nil {
-		return 0, fmt.Errorf("create checkpoint %s: %w", projector, err)
+		return 0, fmt.Errorf("create checkpoint %s: %w", projector, translate(ctx, err))
 	}
 	var row checkpointRow
 	if err := db.Where("name = ?", projector).Take(&row).Error; err != nil {
-		return 0, fmt.Errorf("read checkpoint %s: %w", projector, err)
+		return 0, fmt.Errorf("read checkpoint %s: %w", projector, translate(ctx, err))
 	}
 	return row.Position, nil
 }
@@ -111,6 +111,10 @@ func (m *ReadModel) Checkpoint(ctx context.Context, projector string) (int64, er
 // PostgreSQL that row lock queues a concurrent projector, which then finds
 // the checkpoint moved and applies nothing.
 func (m *ReadModel) Project(ctx context.Context, projector string, from, to int64, apply func(ports.InvoiceProjectionTx) error) error {
+	return translate(ctx, m.project(ctx, projector, from, to, apply))
+}
+
+func (m *ReadModel) project(ctx context.Context, projector string, from, to int64, apply func(ports.InvoiceProjectionTx) error) error {
 	return m.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		res := tx.Model(&checkpointRow{}).
 			Where("name = ? AND position = ?", projector, from).

@@ -46,6 +46,7 @@ func newServer(t testing.TB, e storetest.Engine, opts serverOptions) *testServer
 	edb := storetest.Must(gormstore.Open(ctx, e.Database(t, "events")))(t)
 	rdb := storetest.Must(gormstore.Open(ctx, e.Database(t, "read")))(t)
 	events := storetest.Must(gormstore.NewEventStore(ctx, edb))(t)
+	t.Cleanup(events.Close)
 	read := storetest.Must(gormstore.NewReadModel(ctx, rdb))(t)
 	codec := storetest.Must(app.NewCodec())(t)
 	p := projection.New(events, read, codec, log, projection.Options{BatchSize: 500, PollInterval: 50 * time.Millisecond})
