@@ -81,7 +81,13 @@ func validationProblem(fields []FieldError) *problemError {
 func writeError(c *gin.Context, log *zap.Logger, err error) {
 	p := problemFor(err)
 	if p.Status >= 500 {
-		log.Error("request failed",
+		// An outage is expected to pass and is visible in readiness and
+		// metrics: a warning per request, not an error.
+		level := zap.ErrorLevel
+		if errors.Is(err, ports.ErrUnavailable) {
+			level = zap.WarnLevel
+		}
+		log.Log(level, "request failed",
 			zap.String("request_id", requestID(c)),
 			zap.String("method", c.Request.Method),
 			zap.String("route", c.FullPath()),

@@ -98,6 +98,8 @@ func Outcome(err error) string {
 		return "already_paid"
 	case errors.Is(err, ports.ErrConcurrencyConflict):
 		return "conflict"
+	case errors.Is(err, ports.ErrUnavailable):
+		return "unavailable"
 	default:
 		return "error"
 	}

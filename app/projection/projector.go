@@ -224,11 +224,21 @@ func (p *Projector) run(ctx context.Context) {
 		}
 		p.setErr(err)
 		if err != nil {
-			// Never skip past an event: log loudly and try the same batch again.
-			p.log.Error("projection stalled", zap.Int64("checkpoint", p.Position()), zap.Error(err))
+			// Never skip past an event: log and try the same batch again. An
+			// unreachable store is an outage, logged as a warning; anything
+			// else (a gap, an event it cannot apply) is an error.
+			level, wake := zap.ErrorLevel, (<-chan struct{})(nil)
+			if errors.Is(err, ports.ErrUnavailable) {
+				// A command waiting on the projector means the store may be
+				// back: retry at once instead of sleeping out the backoff.
+				// Other errors stay put however often they are woken.
+				level, wake = zap.WarnLevel, p.wake
+			}
+			p.log.Log(level, "projection stalled", zap.Int64("checkpoint", p.Position()), zap.Error(err))
 			select {
 			case <-ctx.Done():
 				return
+			case <-wake:
 			case <-time.After(backoff):
 			}
 			backoff = min(2*backoff, maxBackoff)
