@@ -36,6 +36,7 @@ import (
 	"invoices/adapters/prommetrics"
 	"invoices/app"
 	"invoices/app/command"
+	"invoices/app/projection"
 	"invoices/config"
 )
 
@@ -118,7 +119,38 @@ func options(cfg config.Config, log *zap.Logger) []fx.Option {
 		app.Module,
 		httpapi.Module,
 		metricsOptions(),
+		fx.Invoke(listenForAppends),
 	}
+}
+
+// listenForAppends wakes the projector on every append to a PostgreSQL event
+// store, from any instance. SQLite needs none: its appends come from this
+// process, and the commands waiting on them wake the projector themselves.
+func listenForAppends(lc fx.Lifecycle, cfg config.Config, p *projection.Projector, log *zap.Logger) {
+	if cfg.EventStore.Driver != config.Postgres {
+		return
+	}
+	l := gormstore.NewListener(cfg.EventStore, p.Wake, log)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	lc.Append(fx.Hook{
+		OnStart: func(context.Context) error {
+			go func() {
+				defer close(done)
+				l.Run(ctx)
+			}()
+			return nil
+		},
+		OnStop: func(stopCtx context.Context) error {
+			cancel()
+			select {
+			case <-done:
+				return nil
+			case <-stopCtx.Done():
+				return stopCtx.Err()
+			}
+		},
+	})
 }
 
 // metricsOptions binds the Prometheus adapter to the interfaces the app and

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync"
 	"time"
 
@@ -275,6 +276,12 @@ func appendTx(tx *gorm.DB, reqs []*appendRequest, now time.Time) ([]appendOutcom
 	}
 	if err := tx.Exec(`UPDATE event_store_head SET position = ? WHERE id = 1`, pos).Error; err != nil {
 		return nil, fmt.Errorf("advance head: %w", err)
+	}
+	if isPostgres(tx) {
+		// Delivered at commit, to every listening process (see Listener).
+		if err := tx.Exec(`SELECT pg_notify(?, ?)`, appendChannel, strconv.FormatInt(pos, 10)).Error; err != nil {
+			return nil, fmt.Errorf("notify: %w", err)
+		}
 	}
 	return outcomes, nil
 }
