@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"gorm.io/gorm"
@@ -125,14 +126,30 @@ func (m *ReadModel) project(ctx context.Context, projector string, from, to int6
 		if res.RowsAffected != 1 {
 			return fmt.Errorf("checkpoint %s is no longer at %d: %w", projector, from, ports.ErrConcurrencyConflict)
 		}
-		return apply(projectionTx{tx})
+		ptx := &projectionTx{tx: tx, ctx: ctx}
+		if err := apply(ptx); err != nil {
+			return err
+		}
+		return ptx.flush()
 	})
 }
 
-type projectionTx struct{ tx *gorm.DB }
+// projectionTx buffers the batch's changes and writes them with one
+// multi-row INSERT and one set-based UPDATE: when commands arrive together,
+// the projector applies them as one batch, and two statements instead of one
+// per event keep its transaction short. Each invoice's own changes keep
+// their event order (its insert precedes its update), which is the only
+// order the rows depend on.
+type projectionTx struct {
+	tx      *gorm.DB
+	ctx     context.Context
+	pending []invoiceRow
+	paid    []paidUpdate
+	paidIDs map[string]bool
+}
 
-func (p projectionTx) InsertInvoice(ctx context.Context, v ports.InvoiceView) error {
-	row := invoiceRow{
+func (p *projectionTx) InsertInvoice(_ context.Context, v ports.InvoiceView) error {
+	p.pending = append(p.pending, invoiceRow{
 		ID:         uuidText(v.ID),
 		Seq:        v.Seq,
 		CustomerID: v.CustomerID,
@@ -142,29 +159,89 @@ func (p projectionTx) InsertInvoice(ctx context.Context, v ports.InvoiceView) er
 		CreatedAt:  v.CreatedAt,
 		UpdatedAt:  v.UpdatedAt,
 		PaidAt:     v.PaidAt,
+	})
+	return nil
+}
+
+// flush writes the buffered changes: new rows first, so an invoice created
+// and paid in one batch exists before its update.
+func (p *projectionTx) flush() error {
+	if err := p.flushInserts(); err != nil {
+		return err
 	}
-	if err := p.tx.WithContext(ctx).Create(&row).Error; err != nil {
-		return fmt.Errorf("insert invoice %s: %w", v.ID, err)
+	return p.flushPaid()
+}
+
+func (p *projectionTx) flushInserts() error {
+	if len(p.pending) == 0 {
+		return nil
+	}
+	rows := p.pending
+	p.pending = nil
+	if err := p.tx.WithContext(p.ctx).CreateInBatches(&rows, 500).Error; err != nil {
+		return fmt.Errorf("insert %d invoices (first %s): %w", len(rows), rows[0].ID, err)
 	}
 	return nil
 }
 
-func (p projectionTx) MarkInvoicePaid(ctx context.Context, id string, version int, paidAt time.Time) error {
-	res := p.tx.WithContext(ctx).Model(&invoiceRow{}).
-		Where("id = ? AND version = ?", id, version-1).
-		Updates(map[string]any{
-			"status":     string(invoice.StatusPaid),
-			"paid_at":    paidAt,
-			"updated_at": paidAt,
-			"version":    version,
-		})
-	if res.Error != nil {
-		return fmt.Errorf("mark invoice %s paid: %w", id, res.Error)
+func (p *projectionTx) MarkInvoicePaid(_ context.Context, id string, version int, paidAt time.Time) error {
+	if p.paidIDs[id] {
+		// A second pay of one invoice in a batch cannot happen (the event
+		// store allows one invoice.paid per stream); refuse rather than let
+		// the set-based update below apply only one of them.
+		return fmt.Errorf("mark invoice %s paid: paid twice in one batch", id)
 	}
-	if res.RowsAffected != 1 {
-		return fmt.Errorf("mark invoice %s paid: no row at version %d", id, version-1)
+	if p.paidIDs == nil {
+		p.paidIDs = make(map[string]bool)
+	}
+	p.paidIDs[id] = true
+	p.paid = append(p.paid, paidUpdate{id: id, version: version, paidAt: paidAt})
+	return nil
+}
+
+// flushPaid marks the buffered invoices paid with one statement, each only
+// if its row is at the version before its event, and fails unless every one
+// of them was.
+func (p *projectionTx) flushPaid() error {
+	if len(p.paid) == 0 {
+		return nil
+	}
+	updates := p.paid
+	p.paid, p.paidIDs = nil, nil
+	// PostgreSQL needs the VALUES columns typed; SQLite compares as stored.
+	// A CTE names the columns the same way on both engines.
+	row := "(?, ?, ?)"
+	if isPostgres(p.tx) {
+		row = "(?::uuid, ?::int, ?::timestamptz)"
+	}
+	var sql strings.Builder
+	sql.WriteString("WITH v(id, version, paid_at) AS (VALUES ")
+	var args []any
+	for i, u := range updates {
+		if i > 0 {
+			sql.WriteString(", ")
+		}
+		sql.WriteString(row)
+		args = append(args, u.id, u.version, u.paidAt)
+	}
+	sql.WriteString(") UPDATE invoices SET status = ?, paid_at = v.paid_at, updated_at = v.paid_at, version = v.version" +
+		" FROM v WHERE invoices.id = v.id AND invoices.version = v.version - 1")
+	args = append(args, string(invoice.StatusPaid))
+	res := p.tx.WithContext(p.ctx).Exec(sql.String(), args...)
+	if res.Error != nil {
+		return fmt.Errorf("mark %d invoices paid (first %s): %w", len(updates), updates[0].id, res.Error)
+	}
+	if res.RowsAffected != int64(len(updates)) {
+		return fmt.Errorf("mark %d invoices paid (first %s): only %d rows were at the version before their event",
+			len(updates), updates[0].id, res.RowsAffected)
 	}
 	return nil
+}
+
+type paidUpdate struct {
+	id      string
+	version int
+	paidAt  time.Time
 }
 
 func (r invoiceRow) view() ports.InvoiceView {
