@@ -62,10 +62,11 @@ type EventStore struct {
 	db  *gorm.DB
 	now func() time.Time
 
-	queue   chan *appendRequest
-	start   sync.Once
-	stop    chan struct{}
-	stopped chan struct{}
+	queue    chan *appendRequest
+	start    sync.Once
+	stopOnce sync.Once
+	stop     chan struct{}
+	stopped  chan struct{}
 }
 
 // maxBatch bounds the appends committed in one transaction.
@@ -125,11 +126,7 @@ func newEventStore(db *gorm.DB) *EventStore {
 // queued, and appends after Close, fail.
 func (s *EventStore) Close() {
 	s.start.Do(func() { close(s.stopped) }) // never started: nothing to wait for
-	select {
-	case <-s.stop:
-	default:
-		close(s.stop)
-	}
+	s.stopOnce.Do(func() { close(s.stop) })
 	<-s.stopped
 }
 
