@@ -367,3 +367,48 @@ func TestReadModelProjectIsAtomic(t *testing.T) {
 		}
 	})
 }
+
+// TestConcurrentMigrations: instances starting together on an empty
+// database all come up (on PostgreSQL, parallel CREATE TABLEs used to fail
+// with "relation already exists").
+func TestConcurrentMigrations(t *testing.T) {
+	storetest.ForEach(t, func(t *testing.T, e storetest.Engine) {
+		ctx := context.Background()
+		events, read := e.Database(t, "events"), e.Database(t, "read")
+		const instances = 5
+		errs := make(chan error, 2*instances)
+		var wg sync.WaitGroup
+		for range instances {
+			wg.Go(func() {
+				edb, err := Open(ctx, events)
+				if err != nil {
+					errs <- err
+					return
+				}
+				defer closeDB(t, edb)
+				s, err := NewEventStore(ctx, edb)
+				if err == nil {
+					s.Close()
+				}
+				errs <- err
+			})
+			wg.Go(func() {
+				rdb, err := Open(ctx, read)
+				if err != nil {
+					errs <- err
+					return
+				}
+				defer closeDB(t, rdb)
+				_, err = NewReadModel(ctx, rdb)
+				errs <- err
+			})
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Errorf("an instance failed to start: %v", err)
+			}
+		}
+	})
+}

@@ -213,3 +213,26 @@ func ping(ctx context.Context, db *gorm.DB) error {
 	}
 	return sqlDB.PingContext(ctx)
 }
+
+// Advisory-lock keys that serialise schema migrations between instances
+// starting at once on PostgreSQL ("invoices" events / read model).
+const (
+	migrateEventStoreLock int64 = 0x696e765f65767473
+	migrateReadModelLock  int64 = 0x696e765f72656164
+)
+
+// migrate runs fn, which changes the schema, in one transaction. On
+// PostgreSQL the transaction first takes an advisory lock, so instances
+// starting together migrate one after another instead of colliding on
+// CREATE TABLE ("relation already exists"); the later ones find the schema
+// in place. SQLite's IMMEDIATE transactions serialise it already.
+func migrate(ctx context.Context, db *gorm.DB, lock int64, fn func(tx *gorm.DB) error) error {
+	return db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if isPostgres(tx) {
+			if err := tx.Exec(`SELECT pg_advisory_xact_lock(?)`, lock).Error; err != nil {
+				return fmt.Errorf("lock schema: %w", err)
+			}
+		}
+		return fn(tx)
+	})
+}

@@ -97,17 +97,19 @@ var _ ports.EventStore = (*EventStore)(nil)
 // NewEventStore migrates the schema on db and returns the store. Close stops
 // its writer goroutine.
 func NewEventStore(ctx context.Context, db *gorm.DB) (*EventStore, error) {
-	db = db.WithContext(ctx)
-	if err := db.AutoMigrate(&eventRow{}, &headRow{}); err != nil {
+	err := migrate(ctx, db, migrateEventStoreLock, func(tx *gorm.DB) error {
+		if err := tx.AutoMigrate(&eventRow{}, &headRow{}); err != nil {
+			return err
+		}
+		// Seed the counter; MAX(position) covers events stored before it
+		// existed. "WHERE true" resolves SQLite's INSERT ... SELECT ... ON
+		// CONFLICT parse ambiguity.
+		return tx.Exec(`INSERT INTO event_store_head (id, position)
+			SELECT 1, COALESCE(MAX(position), 0) FROM events WHERE true
+			ON CONFLICT (id) DO NOTHING`).Error
+	})
+	if err != nil {
 		return nil, fmt.Errorf("migrate event store: %w", err)
-	}
-	// Seed the counter; MAX(position) covers events stored before it existed.
-	// "WHERE true" resolves SQLite's INSERT ... SELECT ... ON CONFLICT parse ambiguity.
-	seed := `INSERT INTO event_store_head (id, position)
-		SELECT 1, COALESCE(MAX(position), 0) FROM events WHERE true
-		ON CONFLICT (id) DO NOTHING`
-	if err := db.Exec(seed).Error; err != nil {
-		return nil, fmt.Errorf("seed event store head: %w", err)
 	}
 	return newEventStore(db.WithContext(context.Background())), nil
 }

@@ -51,7 +51,10 @@ var (
 
 // NewReadModel migrates the read-model schema on db and returns the store.
 func NewReadModel(ctx context.Context, db *gorm.DB) (*ReadModel, error) {
-	if err := db.WithContext(ctx).AutoMigrate(&invoiceRow{}, &checkpointRow{}); err != nil {
+	err := migrate(ctx, db, migrateReadModelLock, func(tx *gorm.DB) error {
+		return tx.AutoMigrate(&invoiceRow{}, &checkpointRow{})
+	})
+	if err != nil {
 		return nil, fmt.Errorf("migrate read model: %w", err)
 	}
 	return &ReadModel{db: db}, nil
