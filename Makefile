@@ -5,7 +5,7 @@ OUT     ?= bin/invoices
 GOBIN   := $(shell go env GOPATH)/bin
 LINT_VERSION := v2.15.0
 
-.PHONY: build run test lint docs bench
+.PHONY: build run test lint docs bench microbench
 
 build: ## static, CGO-free, reproducible binary with the version stamped in
 	CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)" -o $(OUT) .
@@ -25,5 +25,8 @@ lint: ## gofmt, vet and golangci-lint
 docs: ## regenerate the swag OpenAPI documents in docs/
 	go tool swag init -g main.go -o docs --outputTypes go,json,yaml
 
-bench: ## Go micro-benchmarks (PostgreSQL ones need TEST_POSTGRES_URL)
+bench: ## end-to-end load on a fresh service vs pgbench (BENCH_STORE=sqlite for the embedded store)
+	bench/run.sh
+
+microbench: ## Go micro-benchmarks (PostgreSQL ones need TEST_POSTGRES_URL)
 	go test -run '^$$' -bench . -benchmem ./...

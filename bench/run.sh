@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# make bench: measure the service end to end on this machine and print each
+# figure with its ratio to pgbench's one-INSERT-per-transaction rate (P)
+# measured in the same run, since the machine is shared and noisy.
+#
+#   BENCH_STORE=postgres|sqlite   (default postgres)
+#   BENCH_PG_URL                  admin URL (default postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable)
+#   BENCH_CLIENTS=32 BENCH_DURATION=10s
+set -euo pipefail
+export PGOPTIONS=--client-min-messages=warning # no NOTICEs from DROP IF EXISTS
+cd "$(dirname "$0")/.."
+
+store=${BENCH_STORE:-postgres}
+admin=${BENCH_PG_URL:-postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable}
+clients=${BENCH_CLIENTS:-32}
+duration=${BENCH_DURATION:-10s}
+port=${BENCH_PORT:-3199}
+work=$(mktemp -d)
+pid=""
+cleanup() {
+	[ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true
+	if [ "$store" = postgres ]; then
+		for db in bench_events bench_read bench_pgbench; do
+			psql -q "$admin" -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true
+		done
+	fi
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+db_url() { echo "$admin" | sed -E "s#/[^/?]+(\?|$)#/$1\1#"; }
+
+echo "bench: machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $(go env GOVERSION), $(psql --version 2>/dev/null | head -1)"
+
+# P: pgbench, one event-shaped INSERT per transaction, same client count.
+psql -q "$admin" -c "DROP DATABASE IF EXISTS bench_pgbench WITH (FORCE)" -c "CREATE DATABASE bench_pgbench" >/dev/null
+psql -q "$(db_url bench_pgbench)" -c "CREATE TABLE events (position bigserial PRIMARY KEY, event_id uuid NOT NULL UNIQUE,
+	stream_id uuid NOT NULL, version int NOT NULL, type text NOT NULL, data jsonb NOT NULL, metadata jsonb NOT NULL,
+	recorded_at timestamptz NOT NULL, UNIQUE (stream_id, version))" >/dev/null
+cat >"$work/insert.sql" <<'SQL'
+INSERT INTO events (event_id, stream_id, version, type, data, metadata, recorded_at)
+VALUES (gen_random_uuid(), gen_random_uuid(), 1, 'invoice.created',
+  '{"invoiceId":"7c1e2f0a-5b3d-4e8f-9a6b-1c2d3e4f5a6b","customerId":"cus_load","amount":19.99,"createdAt":"2026-11-25T09:26:53.712793Z"}',
+  '{"correlationId":"bench","causationId":"CreateInvoice"}', now());
+SQL
+P=$(pgbench -n -M prepared -c "$clients" -j 2 -T 10 -f "$work/insert.sql" "$(db_url bench_pgbench)" 2>/dev/null |
+	awk '/^tps = /{printf "%.0f", $3}')
+echo "bench: pgbench one INSERT per transaction, $clients clients, 10 s: P = $P tps"
+
+go build -o "$work/invoices" .
+go build -o "$work/loadgen" ./bench/loadgen
+env=(HOST=127.0.0.1 PORT="$port" LOG_LEVEL=warn DB_MAX_OPEN_CONNS=40)
+if [ "$store" = postgres ]; then
+	for db in bench_events bench_read; do
+		psql -q "$admin" -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" -c "CREATE DATABASE $db" >/dev/null
+	done
+	env+=(EVENT_STORE_URL="$(db_url bench_events)" READ_DB_URL="$(db_url bench_read)")
+else
+	env+=(DATA_DIR="$work/data")
+fi
+start=$(date +%s%N)
+env "${env[@]}" "$work/invoices" 2>"$work/service.log" &
+pid=$!
+until curl -fs -o /dev/null "http://127.0.0.1:$port/healthz"; do
+	kill -0 "$pid" 2>/dev/null || { cat "$work/service.log" >&2; exit 1; }
+	sleep 0.01
+done
+echo "bench: start-up to first served request: $((($(date +%s%N) - start) / 1000000)) ms ($store)"
+
+# Peak RSS while the scenarios run.
+(
+	peak=0
+	while kill -0 "$pid" 2>/dev/null; do
+		rss=$(ps -o rss= -p "$pid" 2>/dev/null || echo 0)
+		[ "${rss:-0}" -gt "$peak" ] && peak=$rss && echo "$peak" >"$work/rss"
+		sleep 0.2
+	done
+) &
+
+"$work/loadgen" -url "http://127.0.0.1:$port" -c "$clients" -d "$duration" -seed 2000 \
+	-scenarios create,pay,get,list,mixed,ryw | tee "$work/results.txt"
+
+echo
+echo "| scenario | rps | ÷ P | p50 | p99 | errors |"
+echo "|---|---|---|---|---|---|"
+awk -v P="$P" 'NR > 1 && NF >= 6 { printf "| %s | %s | %.2f | %s | %s | %s |\n", $1, $2, $2 / P, $3, $4, $5 }' "$work/results.txt"
+echo
+echo "bench: peak RSS $(( $(cat "$work/rss" 2>/dev/null || echo 0) / 1024 )) MiB; goroutines after the run: $(curl -fs "http://127.0.0.1:$port/metrics" | awk '/^go_goroutines /{print $2}')"
