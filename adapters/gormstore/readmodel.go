@@ -175,13 +175,23 @@ func (p *projectionTx) flush() error {
 	return p.flushPaid()
 }
 
+// insertChunk is the rows per INSERT statement. The SQLite driver matches
+// each placeholder against every argument (quadratic in the statement's
+// size: 43% of a 500-row batch's CPU), so it gets small statements.
+func insertChunk(db *gorm.DB) int {
+	if isPostgres(db) {
+		return 500
+	}
+	return 50
+}
+
 func (p *projectionTx) flushInserts() error {
 	if len(p.pending) == 0 {
 		return nil
 	}
 	rows := p.pending
 	p.pending = nil
-	if err := p.tx.WithContext(p.ctx).CreateInBatches(&rows, 500).Error; err != nil {
+	if err := p.tx.WithContext(p.ctx).CreateInBatches(&rows, insertChunk(p.tx)).Error; err != nil {
 		return fmt.Errorf("insert %d invoices (first %s): %w", len(rows), rows[0].ID, err)
 	}
 	return nil

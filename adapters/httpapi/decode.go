@@ -106,15 +106,17 @@ func requireJSON(r *http.Request) error {
 
 // readBody reads at most maxBytes; a longer body is 413 without reading the rest.
 func readBody(r *http.Request, w http.ResponseWriter, maxBytes int64) ([]byte, error) {
-	tooLarge := newProblem(http.StatusRequestEntityTooLarge, typeTooLarge, "Payload too large",
-		fmt.Sprintf("the request body must be at most %d bytes", maxBytes))
+	tooLarge := func() error {
+		return newProblem(http.StatusRequestEntityTooLarge, typeTooLarge, "Payload too large",
+			fmt.Sprintf("the request body must be at most %d bytes", maxBytes))
+	}
 	if r.ContentLength > maxBytes {
-		return nil, tooLarge
+		return nil, tooLarge()
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBytes))
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
-		return nil, tooLarge
+		return nil, tooLarge()
 	}
 	if err != nil {
 		return nil, newProblem(http.StatusBadRequest, typeMalformed, "Malformed request", "the request body could not be read")

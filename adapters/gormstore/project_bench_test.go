@@ -1,0 +1,98 @@
+package gormstore
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"invoices/adapters/gormstore/storetest"
+	"invoices/domain/invoice"
+	"invoices/ports"
+)
+
+// ReadModel.Project of one full projector batch, without the projector: the
+// checkpoint UPDATE, then the batch's one multi-row INSERT ("insert") or its
+// one set-based UPDATE ("pay", of invoices inserted by an untimed batch just
+// before), in one transaction. Set beside BenchmarkProjectorStep in
+// app/projection, the difference is the projector's decode and dispatch.
+// The database is created once per -count and grows over the run, as a live
+// read model does.
+//
+//	TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable \
+//	  go test -run '^$' -bench BenchmarkReadModelProject -benchmem -count 3 ./adapters/gormstore/
+
+// projectBenchBatch is the batch size: PROJECTION_BATCH_SIZE's default.
+const projectBenchBatch = 500
+
+// projectBenchName is the checkpoint the benchmark moves.
+const projectBenchName = "bench"
+
+func BenchmarkReadModelProject(b *testing.B) {
+	engines := []struct {
+		name   string
+		engine func(b *testing.B) storetest.Engine
+	}{
+		{"sqlite", func(*testing.B) storetest.Engine { return storetest.SQLite() }},
+		{"postgres", benchPostgres},
+	}
+	for _, eng := range engines {
+		b.Run(eng.name, func(b *testing.B) {
+			e := eng.engine(b)
+			b.Run("insert", func(b *testing.B) { benchProject(b, e, false) })
+			b.Run("pay", func(b *testing.B) { benchProject(b, e, true) })
+		})
+	}
+}
+
+func benchProject(b *testing.B, e storetest.Engine, pay bool) {
+	ctx := context.Background()
+	m := storetest.Must(NewReadModel(ctx, openBenchDB(b, e, "project_bench")))(b)
+	pos := storetest.Must(m.Checkpoint(ctx, projectBenchName))(b)
+	created := time.Date(2026, 3, 14, 9, 26, 53, 589793000, time.UTC)
+	views := make([]ports.InvoiceView, projectBenchBatch)
+	// project applies views (inserts) or pays them, as one batch.
+	project := func(insert bool) {
+		from := pos
+		pos += int64(len(views))
+		err := m.Project(ctx, projectBenchName, from, pos, func(tx ports.InvoiceProjectionTx) error {
+			for _, v := range views {
+				var err error
+				if insert {
+					err = tx.InsertInvoice(ctx, v)
+				} else {
+					err = tx.MarkInvoicePaid(ctx, v.ID, 2, v.CreatedAt.Add(5*time.Minute))
+				}
+				if err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			b.Fatalf("Project(%d, %d): %v", from, pos, err)
+		}
+	}
+
+	b.ReportAllocs()
+	for b.Loop() {
+		b.StopTimer()
+		for i := range views {
+			seq := pos + int64(i) + 1
+			at := created.Add(time.Duration(seq) * time.Millisecond)
+			views[i] = ports.InvoiceView{
+				ID: uuid.NewString(), CustomerID: fmt.Sprintf("cus_%06d", seq%1_000_000),
+				Amount: invoice.Amount(1999 + i), Status: invoice.StatusPending,
+				Version: 1, Seq: seq, CreatedAt: at, UpdatedAt: at,
+			}
+		}
+		if pay {
+			project(true)
+		}
+		b.StartTimer()
+		project(!pay)
+	}
+	b.ReportMetric(float64(projectBenchBatch*b.N)/b.Elapsed().Seconds(), "events/s")
+}
