@@ -190,8 +190,11 @@ func subcommand(args []string) int {
 		if len(args) == 2 && args[1] == "status" {
 			return projectionsStatus(os.Stdout)
 		}
+		if len(args) >= 2 && args[1] == "rebuild" {
+			return projectionsRebuild(args[2:], os.Stdout)
+		}
 	}
-	fmt.Fprintf(os.Stderr, "usage: invoices [version | healthcheck | projections status]\n\n"+
+	fmt.Fprintf(os.Stderr, "usage: invoices [version | healthcheck | projections status | projections rebuild [-batch-size N]]\n\n"+
 		"With no argument, invoices serves the API (see README.md for configuration).\nunknown command %q\n", strings.Join(args, " "))
 	return 2
 }

@@ -61,3 +61,64 @@ type ProjectionStore interface {
 	// ErrConcurrencyConflict.
 	Project(ctx context.Context, projector string, from, to int64, apply func(InvoiceProjectionTx) error) error
 }
+
+// InvoicePayment is the net effect of one or more invoice.paid events on an
+// invoice that an earlier batch put in the read model: its row moves from
+// FromVersion to Version as paid at PaidAt, and only if it is at FromVersion.
+type InvoicePayment struct {
+	ID          string
+	FromVersion int
+	Version     int
+	PaidAt      time.Time
+	// Position is the global position of the first pay folded in, for
+	// naming the event when the row is not at FromVersion.
+	Position int64
+}
+
+// InvoiceChanges is a batch of events folded into read-model rows, so a
+// rebuild writes each row once per batch rather than once per event.
+type InvoiceChanges struct {
+	// Inserts are the invoices created in the batch, in their state at the
+	// end of it (created then paid in one batch is one paid row).
+	Inserts []InvoiceView
+	// Payments are pays of invoices inserted by earlier batches.
+	Payments []InvoicePayment
+}
+
+// RebuildWriter writes folded batches into a read model being rebuilt.
+type RebuildWriter interface {
+	// Apply writes the changes folded from the events at positions
+	// from+1..to and moves the rebuild's checkpoint from from to to, all or
+	// nothing. If the rebuild's checkpoint is not at from, nothing is written
+	// and the error is ErrConcurrencyConflict.
+	Apply(ctx context.Context, from, to int64, c InvoiceChanges) error
+}
+
+// InvoiceRebuild is a fresh invoice read model being built beside the live
+// one. Readers keep seeing the live model, unchanged, until Swap commits.
+type InvoiceRebuild interface {
+	RebuildWriter
+	// Swap replaces the live read model with the rebuilt one in one
+	// read-database transaction and returns the position it was rebuilt to.
+	// Inside that transaction, before the replacement, it locks the live
+	// projector's checkpoint, so the live projector cannot move it, and calls
+	// catchUp with it; catchUp must bring the rebuilt model at least that far
+	// through w, which writes inside the same transaction. The live
+	// checkpoint is then set to the rebuilt position, so a running projector
+	// finds it moved and resumes from there. If Swap fails the live model is
+	// untouched. A store may retry the transaction, calling catchUp again
+	// from the rebuilt model's position before the first attempt.
+	Swap(ctx context.Context, catchUp func(ctx context.Context, live int64, w RebuildWriter) error) (int64, error)
+	// Discard drops the rebuilt model, if it was not swapped in, and ends
+	// the rebuild. It is safe to call more than once, and after Swap.
+	Discard(ctx context.Context) error
+}
+
+// ReadModelRebuilder rebuilds a projector's read model from scratch beside
+// the live one.
+type ReadModelRebuilder interface {
+	// StartRebuild creates an empty read model for projector beside the live
+	// one, dropping any left by an interrupted rebuild. It fails if another
+	// rebuild of the same read database is running, where the store can tell.
+	StartRebuild(ctx context.Context, projector string) (InvoiceRebuild, error)
+}

@@ -1,0 +1,671 @@
+package gormstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/uuid"
+	"go.uber.org/zap"
+
+	"invoices/adapters/gormstore/storetest"
+	"invoices/app/projection"
+	"invoices/domain/event"
+	"invoices/domain/invoice"
+	"invoices/ports"
+)
+
+// rebuildCodec is the production event registry.
+func rebuildCodec(t testing.TB) *event.Registry {
+	t.Helper()
+	return storetest.Must(event.NewRegistry(invoice.Events()...))(t)
+}
+
+// encode serialises events with the codec, as the command side stores them.
+func encode(t testing.TB, es ...event.Event) []ports.NewEvent {
+	t.Helper()
+	out := make([]ports.NewEvent, len(es))
+	for i, e := range es {
+		name, data, err := rebuildCodec(t).Encode(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[i] = ports.NewEvent{ID: uuid.NewString(), Type: name, Data: data}
+	}
+	return out
+}
+
+// seedInvoices appends n invoices from 4 writers: every third is created
+// and paid in one append (so one batch folds both), every third paid in a
+// second pass (so the pay usually lands in a later batch), the rest left
+// pending. It returns the invoice ids in creation order of the writers.
+func seedInvoices(t testing.TB, s *EventStore, n int) []string {
+	t.Helper()
+	ctx := context.Background()
+	// Nanoseconds and a zone other than UTC, which the stores must treat
+	// as the live projector's writes do; customer ids with what array
+	// literals and SQL quote.
+	base := time.Date(2026, 1, 2, 3, 4, 5, 123456789, time.FixedZone("CET", 3600))
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = uuid.NewString()
+	}
+	run := func(op func(i int) error) {
+		var wg sync.WaitGroup
+		errs := make(chan error, 4)
+		for w := range 4 {
+			wg.Go(func() {
+				for i := w; i < n; i += 4 {
+					if err := op(i); err != nil {
+						errs <- err
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Fatal(err)
+		}
+	}
+	run(func(i int) error {
+		created := invoice.Created{
+			InvoiceID: ids[i], CustomerID: fmt.Sprintf(`cust-%d "q" \\ {c}, NULL 'é'`, i%37),
+			Amount: invoice.Amount(100 + i), CreatedAt: base.Add(time.Duration(i) * time.Second),
+		}
+		es := []event.Event{created}
+		if i%3 == 0 {
+			es = append(es, invoice.Paid{InvoiceID: ids[i], PaidAt: created.CreatedAt.Add(time.Hour)})
+		}
+		_, err := s.Append(ctx, ids[i], 0, encode(t, es...), ports.Metadata{})
+		return err
+	})
+	run(func(i int) error {
+		if i%3 != 1 {
+			return nil
+		}
+		paid := invoice.Paid{InvoiceID: ids[i], PaidAt: base.Add(time.Duration(i)*time.Second + 2*time.Hour)}
+		_, err := s.Append(ctx, ids[i], 1, encode(t, paid), ports.Metadata{})
+		return err
+	})
+	return ids
+}
+
+// projectLive runs the live projector over m until it reaches position.
+func projectLive(t testing.TB, s *EventStore, m *ReadModel, position int64) {
+	t.Helper()
+	ctx := context.Background()
+	p := projection.New(s, m, rebuildCodec(t), zap.NewNop(), projection.Options{BatchSize: 250, PollInterval: time.Hour})
+	if err := p.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for p.Position() < position {
+		if _, err := p.Step(ctx); err != nil {
+			t.Fatalf("live projector at %d: %v", p.Position(), err)
+		}
+	}
+}
+
+// snapshot is the whole read model, newest first.
+func snapshot(t testing.TB, m *ReadModel) []ports.InvoiceView {
+	t.Helper()
+	views, err := m.ListInvoices(context.Background(), ports.ListParams{Limit: 1 << 30})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return views
+}
+
+func checkpointOf(t testing.TB, m *ReadModel, name string) int64 {
+	t.Helper()
+	pos, err := m.Checkpoint(context.Background(), name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pos
+}
+
+// readSchema describes the invoices table as the database has it: columns
+// and indexes with their definitions, so a swapped-in table can be compared
+// with one GORM created.
+func readSchema(t testing.TB, m *ReadModel) []string {
+	t.Helper()
+	var out []string
+	if isPostgres(m.db) {
+		rows, err := m.db.Raw(`SELECT column_name || ' ' || data_type || ' ' || is_nullable || ' ' || COALESCE(numeric_precision::text, '') || ',' || COALESCE(numeric_scale::text, '') || ',' || COALESCE(character_maximum_length::text, '')
+			FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = 'invoices'
+			UNION ALL SELECT indexdef FROM pg_indexes WHERE schemaname = current_schema() AND tablename = 'invoices'
+			UNION ALL SELECT conname || ' ' || contype::text FROM pg_constraint WHERE conrelid = 'invoices'::regclass`).Rows()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer func() { _ = rows.Close() }()
+		for rows.Next() {
+			var s string
+			if err := rows.Scan(&s); err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, s)
+		}
+	} else {
+		rows, err := m.db.Raw(`SELECT type || ' ' || name || ' ' || COALESCE(sql, '') FROM sqlite_master WHERE tbl_name = 'invoices'`).Rows()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer func() { _ = rows.Close() }()
+		for rows.Next() {
+			var s string
+			if err := rows.Scan(&s); err != nil {
+				t.Fatal(err)
+			}
+			// A renamed table's statement quotes its new name differently.
+			out = append(out, strings.NewReplacer("`", "", `"`, "", sqliteRebuildTable, "invoices").Replace(s))
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// shadowLeft reports what a rebuild left behind: its table or schema and
+// its checkpoint row.
+func shadowLeft(t testing.TB, m *ReadModel) []string {
+	t.Helper()
+	var left []string
+	var n int64
+	if isPostgres(m.db) {
+		if err := m.db.Raw(`SELECT count(*) FROM pg_namespace WHERE nspname = ?`, rebuildSchema).Row().Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+	} else if m.db.Migrator().HasTable(sqliteRebuildTable) {
+		n = 1
+	}
+	if n > 0 {
+		left = append(left, "table")
+	}
+	if err := m.db.Model(&checkpointRow{}).Where("name LIKE ?", "%"+rebuildCheckpointSuffix).Count(&n).Error; err != nil {
+		t.Fatal(err)
+	}
+	if n > 0 {
+		left = append(left, "checkpoint")
+	}
+	return left
+}
+
+// corrupt damages the live read model the ways a bad deploy or a hand edit
+// might: rows deleted, a pay lost, an amount changed, and a row that never
+// existed.
+func corrupt(t testing.TB, m *ReadModel, ids []string) {
+	t.Helper()
+	stmts := []struct {
+		sql  string
+		args []any
+	}{
+		{"DELETE FROM invoices WHERE id IN ?", []any{[]string{ids[2], ids[5], ids[8]}}},
+		{"UPDATE invoices SET status = 'pending', version = 1, paid_at = NULL WHERE id = ?", []any{ids[0]}},
+		{"UPDATE invoices SET amount = '1.00', customer_id = 'corrupted' WHERE id = ?", []any{ids[1]}},
+		{"INSERT INTO invoices (id, seq, customer_id, amount, status, version, created_at, updated_at) VALUES (?, ?, 'ghost', '5.00', 'pending', 1, ?, ?)",
+			[]any{uuid.NewString(), int64(1) << 40, time.Now().UTC(), time.Now().UTC()}},
+	}
+	for _, s := range stmts {
+		if err := m.db.Exec(s.sql, s.args...).Error; err != nil {
+			t.Fatalf("%s: %v", s.sql, err)
+		}
+	}
+}
+
+func TestRebuildReplacesTheReadModel(t *testing.T) {
+	storetest.ForEach(t, func(t *testing.T, e storetest.Engine) {
+		ctx := context.Background()
+		s := openEventStore(t, e)
+		live := openReadModel(t, e)
+		want := openReadModel(t, e) // a fresh projection by the live projector
+		ids := seedInvoices(t, s, 1200)
+		head := storetest.Must(s.Head(ctx))(t)
+		if head != 2000 {
+			t.Fatalf("head = %d, want 2000 events", head)
+		}
+		projectLive(t, s, want, head)
+		// The live model lags 100 events behind, as a busy service might;
+		// its projector keeps running across the rebuild (below).
+		projectLive(t, s, live, head-100)
+		schemaBefore := readSchema(t, live)
+		corrupt(t, live, ids)
+		old := snapshot(t, live)
+		stale := projection.New(s, live, rebuildCodec(t), zap.NewNop(), projection.Options{BatchSize: 1000, PollInterval: time.Hour})
+		if err := stale.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := stale.Stop(ctx); err != nil {
+			t.Fatal(err)
+		}
+
+		var calls []projection.RebuildProgress
+		res, err := projection.Rebuild(ctx, s, live, rebuildCodec(t), projection.RebuildOptions{
+			BatchSize: 300,
+			Progress: func(p projection.RebuildProgress) {
+				calls = append(calls, p)
+				if p.Done {
+					return
+				}
+				// Readers still see the old model, corruption and all.
+				v, err := live.GetInvoice(ctx, ids[1])
+				if err != nil || v.CustomerID != "corrupted" {
+					t.Errorf("during the rebuild at %d: GetInvoice = %+v, %v; want the old corrupted row", p.Position, v, err)
+				}
+				if n := len(snapshot(t, live)); n != len(old) {
+					t.Errorf("during the rebuild at %d: %d invoices listed, want the old %d", p.Position, n, len(old))
+				}
+			},
+		})
+		if err != nil {
+			t.Fatalf("Rebuild() error = %v", err)
+		}
+
+		if res.Position != head {
+			t.Errorf("Rebuild() position = %d, want the head %d", res.Position, head)
+		}
+		if diff := cmp.Diff(snapshot(t, want), snapshot(t, live)); diff != "" {
+			t.Errorf("rebuilt read model differs from a fresh projection (-want +got):\n%s", diff)
+		}
+		if got := checkpointOf(t, live, projection.InvoicesProjector); got != head {
+			t.Errorf("checkpoint = %d, want the head %d", got, head)
+		}
+		if left := shadowLeft(t, live); len(left) > 0 {
+			t.Errorf("rebuild left %v behind", left)
+		}
+		if diff := cmp.Diff(schemaBefore, readSchema(t, live)); diff != "" {
+			t.Errorf("swapped-in table's schema differs from the migrated one (-before +after):\n%s", diff)
+		}
+		// 2000 events in batches of 300: a start, seven batches and done.
+		if len(calls) != 9 || calls[0].Position != 0 || calls[7].Position != head || !calls[8].Done {
+			t.Errorf("progress = %+v, want a start at 0, 7 batches to %d and done", calls, head)
+		}
+
+		// Migrating again (a service start) finds nothing to change.
+		if _, err := NewReadModel(ctx, live.db); err != nil {
+			t.Fatalf("NewReadModel after the swap: %v", err)
+		}
+		if diff := cmp.Diff(schemaBefore, readSchema(t, live)); diff != "" {
+			t.Errorf("AutoMigrate changed the swapped-in table (-before +after):\n%s", diff)
+		}
+		// The projector that was running finds its checkpoint moved,
+		// reloads it, and carries on with new events.
+		extra := uuid.NewString()
+		if _, err := s.Append(ctx, extra, 0, encode(t, invoice.Created{InvoiceID: extra, CustomerID: "c", Amount: 1, CreatedAt: time.Now().UTC()}), ports.Metadata{}); err != nil {
+			t.Fatal(err)
+		}
+		for range 3 {
+			if _, err := stale.Step(ctx); err != nil {
+				t.Fatalf("live projector after the swap: %v", err)
+			}
+		}
+		if got := stale.Position(); got != head+1 {
+			t.Errorf("live projector after the swap at %d, want %d", got, head+1)
+		}
+		if _, err := live.GetInvoice(ctx, extra); err != nil {
+			t.Errorf("invoice appended after the swap: %v", err)
+		}
+	})
+}
+
+// catchUpRebuilder lets the test act between the bulk replay and the swap.
+type catchUpRebuilder struct {
+	inner      *ReadModel
+	beforeSwap func()
+}
+
+func (c catchUpRebuilder) StartRebuild(ctx context.Context, projector string) (ports.InvoiceRebuild, error) {
+	rb, err := c.inner.StartRebuild(ctx, projector)
+	return catchUpRebuild{InvoiceRebuild: rb, beforeSwap: c.beforeSwap}, err
+}
+
+type catchUpRebuild struct {
+	ports.InvoiceRebuild
+	beforeSwap func()
+}
+
+func (c catchUpRebuild) Swap(ctx context.Context, catchUp func(context.Context, int64, ports.RebuildWriter) error) (int64, error) {
+	c.beforeSwap()
+	return c.InvoiceRebuild.Swap(ctx, catchUp)
+}
+
+// Events appended after the bulk replay ran dry, and already applied by the
+// live projector, are caught up inside the swap: the swapped-in model is
+// never behind the live checkpoint.
+func TestRebuildCatchesUpInsideTheSwap(t *testing.T) {
+	storetest.ForEach(t, func(t *testing.T, e storetest.Engine) {
+		ctx := context.Background()
+		s := openEventStore(t, e)
+		live := openReadModel(t, e)
+		want := openReadModel(t, e)
+		seedInvoices(t, s, 300)
+		var late []string
+		rebuilder := catchUpRebuilder{inner: live, beforeSwap: func() {
+			late = seedInvoices(t, s, 30)
+			projectLive(t, s, live, storetest.Must(s.Head(ctx))(t))
+		}}
+
+		res, err := projection.Rebuild(ctx, s, rebuilder, rebuildCodec(t), projection.RebuildOptions{BatchSize: 128})
+		if err != nil {
+			t.Fatalf("Rebuild() error = %v", err)
+		}
+
+		head := storetest.Must(s.Head(ctx))(t)
+		if head != 550 || res.Position != head {
+			t.Errorf("Rebuild() position = %d, head %d; want both 550", res.Position, head)
+		}
+		if got := checkpointOf(t, live, projection.InvoicesProjector); got != head {
+			t.Errorf("checkpoint = %d, want %d", got, head)
+		}
+		projectLive(t, s, want, head)
+		if diff := cmp.Diff(snapshot(t, want), snapshot(t, live)); diff != "" {
+			t.Errorf("rebuilt read model differs from a fresh projection (-want +got):\n%s", diff)
+		}
+		if _, err := live.GetInvoice(ctx, late[len(late)-1]); err != nil {
+			t.Errorf("an invoice appended before the swap: %v", err)
+		}
+	})
+}
+
+func TestRebuildAbortsOnAPoisonEventAndKeepsTheOldModel(t *testing.T) {
+	tests := []struct {
+		name   string
+		poison ports.NewEvent
+		want   string
+	}{
+		{"unknown type", ports.NewEvent{Type: "invoice.voided", Data: []byte(`{}`)}, "unknown event type"},
+		{"corrupt payload", ports.NewEvent{Type: invoice.CreatedEventName, Data: []byte(`{"amount":"12"}`)}, "decode"},
+		{"pay of an unknown invoice", ports.NewEvent{Type: invoice.PaidEventName, Data: []byte(`{"paidAt":"2026-01-01T00:00:00Z"}`)}, "no row at version 0"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			storetest.ForEach(t, func(t *testing.T, e storetest.Engine) {
+				ctx := context.Background()
+				s := openEventStore(t, e)
+				live := openReadModel(t, e)
+				ids := seedInvoices(t, s, 600)
+				tt.poison.ID = uuid.NewString()
+				res := storetest.Must(s.Append(ctx, uuid.NewString(), 0, []ports.NewEvent{tt.poison}, ports.Metadata{}))(t)
+				seedInvoices(t, s, 30) // events after the poison
+				projectLive(t, s, live, res.Position-1)
+				corrupt(t, live, ids)
+				old := snapshot(t, live)
+
+				_, err := projection.Rebuild(ctx, s, live, rebuildCodec(t), projection.RebuildOptions{BatchSize: 200})
+
+				if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("event at position %d", res.Position)) || !strings.Contains(err.Error(), tt.want) {
+					t.Fatalf("Rebuild() error = %v, want one naming position %d and %q", err, res.Position, tt.want)
+				}
+				if diff := cmp.Diff(old, snapshot(t, live)); diff != "" {
+					t.Errorf("an aborted rebuild changed the read model (-before +after):\n%s", diff)
+				}
+				if got := checkpointOf(t, live, projection.InvoicesProjector); got != res.Position-1 {
+					t.Errorf("checkpoint = %d, want it left at %d", got, res.Position-1)
+				}
+				if left := shadowLeft(t, live); len(left) > 0 {
+					t.Errorf("an aborted rebuild left %v behind", left)
+				}
+			})
+		})
+	}
+}
+
+// The port's own checks, below what the fold already refuses: the store
+// must refuse a batch out of order and a pay of a row at another version.
+func TestRebuildApplyChecks(t *testing.T) {
+	storetest.ForEach(t, func(t *testing.T, e storetest.Engine) {
+		ctx := context.Background()
+		live := openReadModel(t, e)
+		at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+		v := ports.InvoiceView{ID: uuid.NewString(), CustomerID: "c", Amount: 100, Status: invoice.StatusPending, Version: 1, Seq: 1, CreatedAt: at, UpdatedAt: at}
+		tests := []struct {
+			name    string
+			from    int64
+			changes ports.InvoiceChanges
+			wantErr string
+		}{
+			{"insert", 0, ports.InvoiceChanges{Inserts: []ports.InvoiceView{v}}, ""},
+			{"batch out of order", 0, ports.InvoiceChanges{}, ports.ErrConcurrencyConflict.Error()},
+			{"pay at the wrong version", 1, ports.InvoiceChanges{Payments: []ports.InvoicePayment{{ID: v.ID, FromVersion: 2, Version: 3, PaidAt: at}}}, "no row at version 2"},
+			{"pay of a missing row", 1, ports.InvoiceChanges{Payments: []ports.InvoicePayment{{ID: uuid.NewString(), FromVersion: 1, Version: 2, PaidAt: at}}}, "no row at version 1"},
+			{"insert twice", 1, ports.InvoiceChanges{Inserts: []ports.InvoiceView{v}}, "insert 1 invoices"},
+			{"pay", 1, ports.InvoiceChanges{Payments: []ports.InvoicePayment{{ID: v.ID, FromVersion: 1, Version: 2, PaidAt: at}}}, ""},
+		}
+		rb := storetest.Must(live.StartRebuild(ctx, projection.InvoicesProjector))(t)
+		t.Cleanup(func() { _ = rb.Discard(context.Background()) })
+		for _, tt := range tests {
+			err := rb.Apply(ctx, tt.from, tt.from+1, tt.changes)
+			if tt.wantErr == "" && err != nil {
+				t.Errorf("%s: Apply() error = %v", tt.name, err)
+			}
+			if tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)) {
+				t.Errorf("%s: Apply() error = %v, want %q", tt.name, err, tt.wantErr)
+			}
+		}
+		pos, err := rb.Swap(ctx, func(context.Context, int64, ports.RebuildWriter) error { return nil })
+		if err != nil || pos != 2 {
+			t.Fatalf("Swap() = %d, %v; want 2", pos, err)
+		}
+		got := storetest.Must(live.GetInvoice(ctx, v.ID))(t)
+		if got.Status != invoice.StatusPaid || got.Version != 2 || got.PaidAt == nil || !got.PaidAt.Equal(at) {
+			t.Errorf("swapped-in invoice = %+v, want paid at version 2", got)
+		}
+		if err := rb.Apply(ctx, 2, 3, ports.InvoiceChanges{}); err == nil {
+			t.Error("Apply() after Swap succeeded, want an error")
+		}
+		if err := rb.Discard(ctx); err != nil {
+			t.Errorf("Discard() after Swap = %v, want nil", err)
+		}
+		if _, err := live.GetInvoice(ctx, v.ID); err != nil {
+			t.Errorf("Discard() after Swap dropped the live model: %v", err)
+		}
+	})
+}
+
+// Two rebuilds of one PostgreSQL read database: the second fails at once
+// rather than dropping the first one's table.
+func TestRebuildIsExclusiveOnPostgres(t *testing.T) {
+	storetest.ForEach(t, func(t *testing.T, e storetest.Engine) {
+		if e.Name != "postgres" {
+			t.Skip("SQLite has no advisory lock to hold")
+		}
+		ctx := context.Background()
+		live := openReadModel(t, e)
+		first := storetest.Must(live.StartRebuild(ctx, projection.InvoicesProjector))(t)
+		if _, err := live.StartRebuild(ctx, projection.InvoicesProjector); err == nil || !strings.Contains(err.Error(), "another rebuild") {
+			t.Fatalf("second StartRebuild() error = %v, want another rebuild running", err)
+		}
+		if err := first.Discard(ctx); err != nil {
+			t.Fatal(err)
+		}
+		second, err := live.StartRebuild(ctx, projection.InvoicesProjector)
+		if err != nil {
+			t.Fatalf("StartRebuild() after the first ended: %v", err)
+		}
+		if err := second.Discard(ctx); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+// A rebuild interrupted without Discard (the process killed) leaves its
+// table; the next one starts from scratch over it.
+func TestRebuildStartsOverAnInterruptedOne(t *testing.T) {
+	storetest.ForEach(t, func(t *testing.T, e storetest.Engine) {
+		ctx := context.Background()
+		s := openEventStore(t, e)
+		live := openReadModel(t, e)
+		seedInvoices(t, s, 90)
+		rb := storetest.Must(live.StartRebuild(ctx, projection.InvoicesProjector))(t)
+		at := time.Now().UTC()
+		leftover := ports.InvoiceView{ID: uuid.NewString(), CustomerID: "c", Amount: 1, Status: invoice.StatusPending, Version: 1, Seq: 1, CreatedAt: at, UpdatedAt: at}
+		if err := rb.Apply(ctx, 0, 1, ports.InvoiceChanges{Inserts: []ports.InvoiceView{leftover}}); err != nil {
+			t.Fatal(err)
+		}
+		if r := rb.(*Rebuild); r.lock != nil {
+			r.releaseLock() // as the session's end would
+		}
+
+		if _, err := projection.Rebuild(ctx, s, live, rebuildCodec(t), projection.RebuildOptions{}); err != nil {
+			t.Fatalf("Rebuild() over a leftover: %v", err)
+		}
+		if _, err := live.GetInvoice(ctx, leftover.ID); !errors.Is(err, ports.ErrNotFound) {
+			t.Errorf("leftover row: GetInvoice error = %v, want ErrNotFound", err)
+		}
+		if n := len(snapshot(t, live)); n != 90 {
+			t.Errorf("%d invoices after the rebuild, want 90", n)
+		}
+	})
+}
+
+// A rebuild beside a running service: commands keep appending, the live
+// projector keeps projecting and readers keep reading while the rebuild
+// replays and swaps. No read fails, and once the projector catches up the
+// read model equals a fresh projection.
+func TestRebuildBesideARunningService(t *testing.T) {
+	storetest.ForEach(t, func(t *testing.T, e storetest.Engine) {
+		ctx := context.Background()
+		s := openEventStore(t, e)
+		live := openReadModel(t, e)
+		want := openReadModel(t, e)
+		ids := seedInvoices(t, s, 600)
+		p := projection.New(s, live, rebuildCodec(t), zap.NewNop(), projection.Options{BatchSize: 50, PollInterval: 5 * time.Millisecond})
+		if err := p.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = p.Stop(context.Background()) })
+		wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		if err := p.WaitFor(wctx, storetest.Must(s.Head(ctx))(t)); err != nil {
+			t.Fatalf("live projector did not catch up: %v", err)
+		}
+
+		bg, stop := context.WithCancel(ctx)
+		var wg sync.WaitGroup
+		errs := make(chan error, 100)
+		wg.Go(func() { // commands
+			for i := 0; bg.Err() == nil; i++ {
+				id := uuid.NewString()
+				es := []event.Event{invoice.Created{InvoiceID: id, CustomerID: "live", Amount: invoice.Amount(1 + i), CreatedAt: time.Now().UTC()}}
+				if i%2 == 0 {
+					es = append(es, invoice.Paid{InvoiceID: id, PaidAt: time.Now().UTC()})
+				}
+				if _, err := s.Append(ctx, id, 0, encode(t, es...), ports.Metadata{}); err != nil {
+					errs <- fmt.Errorf("append: %w", err)
+					return
+				}
+			}
+		})
+		wg.Go(func() { // readers
+			for bg.Err() == nil {
+				if _, err := live.GetInvoice(ctx, ids[0]); err != nil {
+					errs <- fmt.Errorf("get during the rebuild: %w", err)
+					return
+				}
+				if _, err := live.ListInvoices(ctx, ports.ListParams{Limit: 10}); err != nil {
+					errs <- fmt.Errorf("list during the rebuild: %w", err)
+					return
+				}
+			}
+		})
+
+		_, err := projection.Rebuild(ctx, s, live, rebuildCodec(t), projection.RebuildOptions{BatchSize: 100})
+		time.Sleep(50 * time.Millisecond) // let commands and readers run past the swap
+		stop()
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Error(err)
+		}
+		if err != nil {
+			t.Fatalf("Rebuild() error = %v", err)
+		}
+
+		head := storetest.Must(s.Head(ctx))(t)
+		if err := p.WaitFor(wctx, head); err != nil {
+			t.Fatalf("live projector did not reach the head %d after the swap: %v (at %d)", head, err, p.Position())
+		}
+		projectLive(t, s, want, head)
+		if diff := cmp.Diff(snapshot(t, want), snapshot(t, live)); diff != "" {
+			t.Errorf("read model differs from a fresh projection (-want +got):\n%s", diff)
+		}
+	})
+}
+
+// The swap waits a bounded time for the live table's lock (a reader
+// mid-query holds it), retries, and if the table stays locked gives up with
+// the live model untouched.
+func TestRebuildSwapWaitsBoundedForTheLiveTable(t *testing.T) {
+	storetest.ForEach(t, func(t *testing.T, e storetest.Engine) {
+		if e.Name != "postgres" {
+			t.Skip("SQLite readers take no lock the swap waits for")
+		}
+		defer func(d time.Duration) { swapLockTimeout = d }(swapLockTimeout)
+		swapLockTimeout = 200 * time.Millisecond
+		tests := []struct {
+			name    string
+			hold    time.Duration // how long a reader holds the table after the swap starts
+			wantErr bool
+		}{
+			// Two attempts time out, the third gets the lock.
+			{name: "released during the retries", hold: 500 * time.Millisecond},
+			{name: "held throughout", hold: time.Hour, wantErr: true},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				ctx := context.Background()
+				s := openEventStore(t, e)
+				live := openReadModel(t, e)
+				ids := seedInvoices(t, s, 30)
+				projectLive(t, s, live, 50)
+				corrupt(t, live, ids)
+				old := snapshot(t, live)
+				reader := live.db.Begin()
+				if err := reader.Exec("LOCK TABLE invoices IN ACCESS SHARE MODE").Error; err != nil {
+					t.Fatal(err)
+				}
+				var once sync.Once
+				release := func() { once.Do(func() { reader.Rollback() }) }
+				t.Cleanup(release)
+				rebuilder := catchUpRebuilder{inner: live, beforeSwap: func() {
+					time.AfterFunc(tt.hold, release)
+				}}
+
+				_, err := projection.Rebuild(ctx, s, rebuilder, rebuildCodec(t), projection.RebuildOptions{})
+				release()
+
+				if !tt.wantErr {
+					if err != nil {
+						t.Fatalf("Rebuild() error = %v", err)
+					}
+					if n := len(snapshot(t, live)); n != 30 {
+						t.Errorf("%d invoices after the swap, want 30", n)
+					}
+					return
+				}
+				if err == nil || !strings.Contains(err.Error(), "lock timeout") {
+					t.Fatalf("Rebuild() error = %v, want a lock timeout", err)
+				}
+				if diff := cmp.Diff(old, snapshot(t, live)); diff != "" {
+					t.Errorf("a failed swap changed the read model (-before +after):\n%s", diff)
+				}
+				if got := checkpointOf(t, live, projection.InvoicesProjector); got != 50 {
+					t.Errorf("checkpoint = %d, want 50", got)
+				}
+				if left := shadowLeft(t, live); len(left) > 0 {
+					t.Errorf("a failed swap left %v behind", left)
+				}
+			})
+		}
+	})
+}
