@@ -38,10 +38,17 @@ func projectionsStatus(out io.Writer) int {
 	}
 	// tabwriter buffers; Flush reports any write error.
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-	_, _ = fmt.Fprintln(tw, "PROJECTOR\tCHECKPOINT\tHEAD\tLAG EVENTS\tLAG SECONDS")
-	_, _ = fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%.3f\n", st.Name, st.Checkpoint, st.Head, st.LagEvents, st.LagSeconds)
+	state := "ok"
+	if st.Error != "" {
+		state = "stalled: " + st.Error
+	}
+	_, _ = fmt.Fprintln(tw, "PROJECTOR\tCHECKPOINT\tHEAD\tLAG EVENTS\tLAG SECONDS\tSTATE")
+	_, _ = fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%.3f\t%s\n", st.Name, st.Checkpoint, st.Head, st.LagEvents, st.LagSeconds, state)
 	if err := tw.Flush(); err != nil {
 		return 1
+	}
+	if st.Error != "" {
+		return 3 // stalled: scripts and probes can tell it from a lag
 	}
 	return 0
 }
@@ -66,7 +73,11 @@ func storedStatus(ctx context.Context, cfg config.Config) (projection.Status, er
 	if err != nil {
 		return projection.Status{}, err
 	}
-	return projection.StoredStatus(ctx, events, read)
+	codec, err := app.NewCodec()
+	if err != nil {
+		return projection.Status{}, err
+	}
+	return projection.StoredStatus(ctx, events, read, codec)
 }
 
 func closeQuietly(db interface{ Close() error }, err error) {

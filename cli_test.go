@@ -81,7 +81,24 @@ func TestProjectionsStatus(t *testing.T) {
 		t.Fatalf("exit code %d", code)
 	}
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
-	if len(lines) != 2 || !strings.HasPrefix(strings.Join(strings.Fields(lines[1]), " "), "invoices 2 3 1 ") {
+	if len(lines) != 2 || !strings.HasPrefix(strings.Join(strings.Fields(lines[1]), " "), "invoices 2 3 1 ") ||
+		!strings.HasSuffix(lines[1], " ok") {
 		t.Errorf("output:\n%s", out.String())
+	}
+
+	// An event the projector cannot apply shows as a stall, exit code 3.
+	id := uuid.NewString()
+	if _, err := events.Append(ctx, id, 0, []ports.NewEvent{{ID: uuid.NewString(), Type: "invoice.voided", Data: []byte(`{}`)}}, ports.Metadata{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Step(ctx); err == nil {
+		t.Fatal("the projector applied a batch holding an unknown event")
+	}
+	out.Reset()
+	if code := projectionsStatus(&out); code != 3 {
+		t.Errorf("exit code %d for a stalled projector, want 3", code)
+	}
+	if !strings.Contains(out.String(), "stalled: event at position 4") || !strings.Contains(out.String(), "unknown event type") {
+		t.Errorf("output does not show the stall:\n%s", out.String())
 	}
 }

@@ -166,16 +166,41 @@ func (p *Projector) Status(ctx context.Context) (Status, error) {
 
 // StoredStatus reports a projector's progress from its durable checkpoint,
 // for tools that run beside the service (invoices projections status).
-// Running and Error are unknown there and left empty.
-func StoredStatus(ctx context.Context, events ports.EventStore, store ports.ProjectionStore) (Status, error) {
+// Running is unknown there and left false. Error says why the projector
+// cannot advance when the next event shows it: a gap, or an event it cannot
+// decode (the live projector stops at either, loudly).
+func StoredStatus(ctx context.Context, events ports.EventStore, store ports.ProjectionStore, codec *event.Registry) (Status, error) {
 	st := Status{Name: InvoicesProjector}
 	var err error
 	if st.Checkpoint, err = store.Checkpoint(ctx, InvoicesProjector); err != nil {
 		return st, err
 	}
-	err = fillLag(ctx, events, &st)
-	return st, err
+	if err := fillLag(ctx, events, &st); err != nil || st.LagEvents == 0 {
+		return st, err
+	}
+	// The live projector applies a batch all or nothing, so an event it
+	// cannot apply anywhere in the next batch holds it at the checkpoint.
+	next, err := events.ReadAll(ctx, st.Checkpoint, stallScanLimit)
+	if err != nil {
+		return st, err
+	}
+	for i, r := range next {
+		if want := st.Checkpoint + int64(i) + 1; r.Position != want {
+			st.Error = fmt.Sprintf("gap in event positions: expected %d, found %d", want, r.Position)
+			break
+		}
+		if _, err := codec.Decode(r.Type, r.Data); err != nil {
+			st.Error = fmt.Sprintf("event at position %d: %v", r.Position, err)
+			break
+		}
+	}
+	return st, nil
 }
+
+// stallScanLimit is how far past the checkpoint StoredStatus looks for an
+// event that stops the projector; at least one batch (PROJECTION_BATCH_SIZE
+// is at most 10,000).
+const stallScanLimit = 10_000
 
 // fillLag sets Head, LagEvents and LagSeconds from st.Checkpoint.
 func fillLag(ctx context.Context, events ports.EventStore, st *Status) error {
