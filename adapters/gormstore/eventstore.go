@@ -288,12 +288,12 @@ func appendTx(tx *gorm.DB, reqs []*appendRequest, now time.Time) ([]appendOutcom
 // streamVersions returns the current version of every stream in reqs
 // (absent streams are at 0).
 func streamVersions(tx *gorm.DB, reqs []*appendRequest) (map[string]int, error) {
-	ids := make([]string, 0, len(reqs))
+	ids := make([]uuidText, 0, len(reqs))
 	seen := make(map[string]bool, len(reqs))
 	for _, r := range reqs {
 		if !seen[r.streamID] {
 			seen[r.streamID] = true
-			ids = append(ids, r.streamID)
+			ids = append(ids, uuidText(r.streamID))
 		}
 	}
 	rows, err := tx.Raw(`SELECT stream_id, MAX(version) FROM events WHERE stream_id IN ? GROUP BY stream_id`, ids).Rows()
@@ -319,7 +319,7 @@ func streamVersions(tx *gorm.DB, reqs []*appendRequest) (map[string]int, error) 
 // LoadStream implements ports.EventStore.
 func (s *EventStore) LoadStream(ctx context.Context, streamID string) ([]ports.RecordedEvent, error) {
 	var rows []eventRow
-	err := s.db.WithContext(ctx).Where("stream_id = ?", streamID).Order("version").Find(&rows).Error
+	err := s.db.WithContext(ctx).Where("stream_id = ?", uuidText(streamID)).Order("version").Find(&rows).Error
 	if err != nil {
 		return nil, fmt.Errorf("load stream %s: %w", streamID, translate(ctx, err))
 	}

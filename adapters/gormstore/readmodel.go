@@ -63,7 +63,7 @@ func NewReadModel(ctx context.Context, db *gorm.DB) (*ReadModel, error) {
 // GetInvoice implements ports.InvoiceReader.
 func (m *ReadModel) GetInvoice(ctx context.Context, id string) (ports.InvoiceView, error) {
 	var row invoiceRow
-	err := m.db.WithContext(ctx).Where("id = ?", id).Take(&row).Error
+	err := m.db.WithContext(ctx).Where("id = ?", uuidText(id)).Take(&row).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
 		return ports.InvoiceView{}, fmt.Errorf("invoice %s: %w", id, ports.ErrNotFound)
 	}
@@ -235,7 +235,7 @@ func (p *projectionTx) flushPaid() error {
 			sql.WriteString(", ")
 		}
 		sql.WriteString(row)
-		args = append(args, u.id, u.version, u.paidAt)
+		args = append(args, uuidText(u.id), u.version, u.paidAt)
 	}
 	sql.WriteString(") UPDATE invoices SET status = ?, paid_at = v.paid_at, updated_at = v.paid_at, version = v.version" +
 		" FROM v WHERE invoices.id = v.id AND invoices.version = v.version - 1")

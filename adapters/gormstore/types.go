@@ -3,6 +3,10 @@ package gormstore
 import (
 	"database/sql/driver"
 	"fmt"
+	"math/big"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgtype"
 
 	"gorm.io/gorm"
 	"gorm.io/gorm/schema"
@@ -26,6 +30,18 @@ func (uuidText) GormDBDataType(db *gorm.DB, _ *schema.Field) string {
 
 // Value implements driver.Valuer.
 func (u uuidText) Value() (driver.Value, error) { return string(u), nil }
+
+// UUIDValue implements pgtype.UUIDValuer, so pgx encodes the column in
+// binary directly. Handed a string for a uuid parameter, pgx first fails to
+// find a binary plan, builds an error and retries as text: measured at about
+// 15 % of the projector's CPU (jackc/pgx#1331).
+func (u uuidText) UUIDValue() (pgtype.UUID, error) {
+	id, err := uuid.Parse(string(u))
+	if err != nil {
+		return pgtype.UUID{}, fmt.Errorf("uuid %q: %w", string(u), err)
+	}
+	return pgtype.UUID{Bytes: id, Valid: true}, nil
+}
 
 // Scan implements sql.Scanner.
 func (u *uuidText) Scan(src any) error {
@@ -69,6 +85,12 @@ func (amountText) GormDBDataType(db *gorm.DB, _ *schema.Field) string {
 
 // Value implements driver.Valuer with the exact decimal text.
 func (a amountText) Value() (driver.Value, error) { return invoice.Amount(a).String(), nil }
+
+// NumericValue implements pgtype.NumericValuer: pgx encodes cents with
+// exponent -2 in binary, exactly, without parsing text first.
+func (a amountText) NumericValue() (pgtype.Numeric, error) {
+	return pgtype.Numeric{Int: big.NewInt(int64(a)), Exp: -2, Valid: true}, nil
+}
 
 // Scan implements sql.Scanner. Both engines hand back decimal text.
 func (a *amountText) Scan(src any) error {
