@@ -409,6 +409,26 @@ const docTemplate = `{
                 }
             }
         },
+        "/metrics": {
+            "get": {
+                "description": "Metrics in the Prometheus text exposition format: HTTP requests, commands, appended events, projector progress and lag, connection pools, Go runtime (the README's Operating section lists them).",
+                "produces": [
+                    "text/plain"
+                ],
+                "tags": [
+                    "health"
+                ],
+                "summary": "Prometheus metrics",
+                "responses": {
+                    "200": {
+                        "description": "Prometheus text format",
+                        "schema": {
+                            "type": "string"
+                        }
+                    }
+                }
+            }
+        },
         "/readyz": {
             "get": {
                 "description": "200 when both databases answer and the projector runs without being stalled; 503 otherwise. Includes the projector's lag.",
