@@ -31,7 +31,8 @@ func main() {
 	conc := flag.Int("c", 32, "concurrent clients")
 	dur := flag.Duration("d", 10*time.Second, "duration of each scenario")
 	scenarios := flag.String("scenarios", "create,get,pay,list,mixed,ryw", "comma-separated scenarios")
-	seed := flag.Int("seed", 2000, "invoices created up front for get/pay/list")
+	seed := flag.Int("seed", 2000, "invoices created up front for get/list/mixed")
+	payPool := flag.Int("pay-pool", 40000, "invoices created up front for pay, one per request (more than the pay rate times -d)")
 	key := flag.String("key", "", "API key, if the service requires one")
 	flag.Parse()
 
@@ -44,6 +45,14 @@ func main() {
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "loadgen: seeding:", err)
 		os.Exit(1)
+	}
+	if strings.Contains(*scenarios, "pay") {
+		// Paid invoices cannot be paid again, and creating them inside the
+		// timed loop would measure create+pay: make them now.
+		if c.payIDs, err = c.seed(*payPool); err != nil {
+			fmt.Fprintln(os.Stderr, "loadgen: seeding invoices to pay:", err)
+			os.Exit(1)
+		}
 	}
 	fmt.Printf("%-8s %10s %10s %10s %8s %8s\n", "scenario", "rps", "p50", "p99", "errors", "requests")
 	for _, name := range strings.Split(*scenarios, ",") {
@@ -75,14 +84,17 @@ func requireLoopback(raw string) error {
 type client struct {
 	base string
 	key  string
+	conc int
 	http *http.Client
-	// payNext hands out seeded invoices to pay, each at most once.
+	// payIDs are pending invoices for the pay scenario; payNext hands each
+	// out once.
+	payIDs  []string
 	payNext atomic.Int64
 }
 
 func newClient(base, key string, conc int) *client {
 	tr := &http.Transport{MaxIdleConns: conc * 2, MaxIdleConnsPerHost: conc * 2, IdleConnTimeout: time.Minute}
-	return &client{base: strings.TrimRight(base, "/"), key: key, http: &http.Client{Transport: tr, Timeout: 30 * time.Second}}
+	return &client{base: strings.TrimRight(base, "/"), key: key, conc: conc, http: &http.Client{Transport: tr, Timeout: 30 * time.Second}}
 }
 
 func (c *client) do(method, path string, body []byte) (int, []byte, http.Header, error) {
@@ -130,7 +142,7 @@ func (c *client) seed(n int) ([]string, error) {
 	var firstErr error
 	var wg sync.WaitGroup
 	next := atomic.Int64{}
-	for range 16 {
+	for range c.conc {
 		wg.Go(func() {
 			for next.Add(1) <= int64(n) {
 				id, err := c.create()
@@ -172,18 +184,11 @@ func scenarioFuncs(c *client, ids []string) map[string]func(i int) error {
 			return expect(code, err, http.StatusOK)
 		},
 		"pay": func(int) error {
-			// Each invoice is paid once: fresh ones are created when the seed runs out.
-			n := c.payNext.Add(1) - 1
-			var id string
-			if int(n) < len(ids) {
-				id = ids[n]
-			} else {
-				var err error
-				if id, err = c.create(); err != nil {
-					return err
-				}
+			n := int(c.payNext.Add(1) - 1)
+			if n >= len(c.payIDs) {
+				return errors.New("pay pool exhausted: raise -pay-pool")
 			}
-			code, _, _, err := c.do(http.MethodPost, "/invoices/"+id+"/pay", nil)
+			code, _, _, err := c.do(http.MethodPost, "/invoices/"+c.payIDs[n]+"/pay", nil)
 			return expect(code, err, http.StatusOK)
 		},
 		"mixed": func(i int) error {
