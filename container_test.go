@@ -39,6 +39,12 @@ func TestDockerfile(t *testing.T) {
 	if len(froms) < 2 {
 		t.Fatalf("want a multi-stage build, got FROM lines %q", froms)
 	}
+	// The build stage's Go is the release toolchain the Makefile names and CI
+	// scans with govulncheck.
+	mkRelease := regexp.MustCompile(`(?m)^RELEASE_GO \?= go(\S+)$`).FindSubmatch(mustRead(t, "Makefile"))
+	if mkRelease == nil || !strings.Contains(froms[0], "golang:"+string(mkRelease[1])+"-") {
+		t.Errorf("build stage %q does not use the Makefile's RELEASE_GO", froms[0])
+	}
 	if last := froms[len(froms)-1]; !strings.Contains(last, "distroless") && !strings.Contains(last, "scratch") {
 		t.Errorf("runtime image %q is neither distroless nor scratch", last)
 	}
@@ -69,7 +75,7 @@ func TestDockerfile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"CGO_ENABLED=0 go build -trimpath", "-X main.version=$(VERSION)", "-X main.commit=$(COMMIT)"} {
+	for _, want := range []string{"CGO_ENABLED=0 go build -trimpath", "-X main.version=$(VERSION)", "-X main.commit=$(COMMIT)", "GOTOOLCHAIN=$(RELEASE_GO)"} {
 		if !strings.Contains(string(mk), want) {
 			t.Errorf("Makefile build target lacks %q", want)
 		}
@@ -162,6 +168,15 @@ func TestDockerCompose(t *testing.T) {
 			t.Errorf("%s: driver %s, DSN %s; want PostgreSQL at %s", db.got.Name, db.got.Driver, db.got.Redacted, db.host)
 		}
 	}
+}
+
+func mustRead(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
 
 func hasKey(m map[string]any, k string) bool {
