@@ -152,17 +152,7 @@ type projectionTx struct {
 }
 
 func (p *projectionTx) InsertInvoice(_ context.Context, v ports.InvoiceView) error {
-	p.pending = append(p.pending, invoiceRow{
-		ID:         uuidText(v.ID),
-		Seq:        v.Seq,
-		CustomerID: v.CustomerID,
-		Amount:     amountText(v.Amount),
-		Status:     string(v.Status),
-		Version:    v.Version,
-		CreatedAt:  v.CreatedAt,
-		UpdatedAt:  v.UpdatedAt,
-		PaidAt:     v.PaidAt,
-	})
+	p.pending = append(p.pending, newInvoiceRow(v))
 	return nil
 }
 
@@ -255,6 +245,21 @@ type paidUpdate struct {
 	id      string
 	version int
 	paidAt  time.Time
+}
+
+// newInvoiceRow is the row of an invoice view.
+func newInvoiceRow(v ports.InvoiceView) invoiceRow {
+	return invoiceRow{
+		ID:         uuidText(v.ID),
+		Seq:        v.Seq,
+		CustomerID: v.CustomerID,
+		Amount:     amountText(v.Amount),
+		Status:     string(v.Status),
+		Version:    v.Version,
+		CreatedAt:  v.CreatedAt,
+		UpdatedAt:  v.UpdatedAt,
+		PaidAt:     v.PaidAt,
+	}
 }
 
 func (r invoiceRow) view() ports.InvoiceView {

@@ -527,21 +527,6 @@ func (r *Rebuild) releaseLock() {
 	r.lock = nil
 }
 
-// newInvoiceRow is the row of an invoice view.
-func newInvoiceRow(v ports.InvoiceView) invoiceRow {
-	return invoiceRow{
-		ID:         uuidText(v.ID),
-		Seq:        v.Seq,
-		CustomerID: v.CustomerID,
-		Amount:     amountText(v.Amount),
-		Status:     string(v.Status),
-		Version:    v.Version,
-		CreatedAt:  v.CreatedAt,
-		UpdatedAt:  v.UpdatedAt,
-		PaidAt:     v.PaidAt,
-	}
-}
-
 // paidColumns are the columns a pay sets, as the live projector sets them.
 func paidColumns(p ports.InvoicePayment) map[string]any {
 	return map[string]any{
