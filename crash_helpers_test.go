@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -11,13 +10,10 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"os"
-	"os/exec"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -64,119 +60,6 @@ func crashSeed(t *testing.T) uint64 {
 	return seed
 }
 
-// crashLogBuffer collects a process's stderr; the test reads it while the
-// process still writes (bytes.Buffer alone would be a data race).
-type crashLogBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *crashLogBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *crashLogBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-// crashInstance is one running service process.
-type crashInstance struct {
-	name string
-	base string
-	cmd  *exec.Cmd
-	logs *crashLogBuffer
-	// dying is set just before SIGKILL: a request to this instance that
-	// fails at the transport level from then on was never acknowledged.
-	dying   atomic.Bool
-	exited  chan struct{}
-	waitErr error // set before exited is closed
-}
-
-// startCrashInstance runs bin on a free port with env added to the test's
-// environment, and returns once /healthz answers 200. The process is killed
-// at cleanup; when the test failed, the tail of its log is printed.
-func startCrashInstance(t *testing.T, bin, name string, env ...string) *crashInstance {
-	t.Helper()
-	port := freePort(t)
-	p := &crashInstance{
-		name:   name,
-		base:   "http://127.0.0.1:" + strconv.Itoa(port),
-		logs:   &crashLogBuffer{},
-		exited: make(chan struct{}),
-	}
-	p.cmd = exec.Command(bin)
-	// A private working directory: no stray .env or ./data is picked up.
-	p.cmd.Dir = t.TempDir()
-	p.cmd.Env = append(os.Environ(), append([]string{
-		"HOST=127.0.0.1", "PORT=" + strconv.Itoa(port), "LOG_FORMAT=json",
-	}, env...)...)
-	p.cmd.Stderr = p.logs
-	p.cmd.Stdout = p.logs
-	started := time.Now()
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		p.waitErr = p.cmd.Wait()
-		close(p.exited)
-	}()
-	t.Cleanup(func() {
-		_ = p.cmd.Process.Kill()
-		<-p.exited
-		if t.Failed() {
-			t.Logf("%s (pid %d) log tail:\n%s", p.name, p.cmd.Process.Pid, logTail(p.logs.String(), 40))
-		}
-	})
-	client := &http.Client{Timeout: 2 * time.Second}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		select {
-		case <-p.exited:
-			t.Fatalf("%s exited during start-up: %v\n%s", p.name, p.waitErr, p.logs)
-		default:
-		}
-		resp, err := client.Get(p.base + "/healthz")
-		if err == nil {
-			_ = resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				t.Logf("%s started (pid %d, %s) in %v", p.name, p.cmd.Process.Pid, p.base, time.Since(started).Round(time.Millisecond))
-				return p
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s did not become healthy in 30s; logs:\n%s", p.name, p.logs)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-// kill sends SIGKILL (no drain, no deferred cleanup: a crash) and waits
-// until the process is gone.
-func (p *crashInstance) kill(t *testing.T) {
-	t.Helper()
-	p.dying.Store(true)
-	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatalf("SIGKILL %s: %v", p.name, err)
-	}
-	select {
-	case <-p.exited:
-	case <-time.After(10 * time.Second):
-		t.Fatalf("%s still running 10s after SIGKILL", p.name)
-	}
-}
-
-func logTail(s string, lines int) string {
-	parts := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(parts) > lines {
-		parts = parts[len(parts)-lines:]
-	}
-	return strings.Join(parts, "\n")
-}
-
 // crashClient is shared by all load goroutines. Its timeout is above the
 // service's REQUEST_TIMEOUT, so the server, not the client, decides a 503.
 func crashClient() *http.Client {
@@ -203,7 +86,7 @@ type crashInvoice struct {
 // crashReply is one request as the client saw it.
 type crashReply struct {
 	op        string // "create", "pay", "get"
-	instance  *crashInstance
+	instance  *serviceProcess
 	requestID string
 	sent      time.Time
 	took      time.Duration
@@ -231,7 +114,7 @@ func (r crashReply) String() string {
 }
 
 // crashCall sends one request and decodes an invoice or a problem.
-func crashCall(ctx context.Context, client *http.Client, p *crashInstance, op, method, path, body, requestID string) crashReply {
+func crashCall(ctx context.Context, client *http.Client, p *serviceProcess, op, method, path, body, requestID string) crashReply {
 	r := crashReply{op: op, instance: p, requestID: requestID, sent: time.Now()}
 	defer func() { r.took = time.Since(r.sent) }()
 	var rd io.Reader
@@ -277,16 +160,16 @@ func crashCall(ctx context.Context, client *http.Client, p *crashInstance, op, m
 	return r
 }
 
-func crashCreate(ctx context.Context, client *http.Client, p *crashInstance, customer, amount, requestID string) crashReply {
+func crashCreate(ctx context.Context, client *http.Client, p *serviceProcess, customer, amount, requestID string) crashReply {
 	return crashCall(ctx, client, p, "create", http.MethodPost, "/invoices",
 		fmt.Sprintf(`{"customerId":%q,"amount":%s}`, customer, amount), requestID)
 }
 
-func crashPay(ctx context.Context, client *http.Client, p *crashInstance, id, requestID string) crashReply {
+func crashPay(ctx context.Context, client *http.Client, p *serviceProcess, id, requestID string) crashReply {
 	return crashCall(ctx, client, p, "pay", http.MethodPost, "/invoices/"+id+"/pay", "", requestID)
 }
 
-func crashGet(ctx context.Context, client *http.Client, p *crashInstance, id, requestID string) crashReply {
+func crashGet(ctx context.Context, client *http.Client, p *serviceProcess, id, requestID string) crashReply {
 	return crashCall(ctx, client, p, "get", http.MethodGet, "/invoices/"+id, "", requestID)
 }
 
@@ -447,7 +330,7 @@ func (l *crashLedger) report(t *testing.T, what string) {
 // waitCaughtUp polls /readyz on every instance until it is ready and its
 // projector's lag is 0 with the checkpoint at the head (what `invoices
 // projections status` shows as LAG EVENTS 0).
-func waitCaughtUp(t *testing.T, client *http.Client, instances ...*crashInstance) {
+func waitCaughtUp(t *testing.T, client *http.Client, instances ...*serviceProcess) {
 	t.Helper()
 	type readiness struct {
 		Status string `json:"status"`
@@ -736,7 +619,7 @@ func verifyStores(t *testing.T, es, rd config.Database) map[string]*foldedInvoic
 // customer, each acknowledged pay reads back paid. It also reports how many
 // stored invoices were never acknowledged (committed as a crash cut the
 // answer off), which is allowed.
-func verifyAcknowledged(t *testing.T, client *http.Client, l *crashLedger, folded map[string]*foldedInvoice, instances ...*crashInstance) {
+func verifyAcknowledged(t *testing.T, client *http.Client, l *crashLedger, folded map[string]*foldedInvoice, instances ...*serviceProcess) {
 	t.Helper()
 	l.mu.Lock()
 	ids := make([]string, 0, len(l.created))

@@ -36,7 +36,7 @@ func TestCrashRestartLosesNothing(t *testing.T) {
 	)
 	start := time.Now()
 	for cycle := 1; cycle <= cycles; cycle++ {
-		p := startCrashInstance(t, bin, fmt.Sprintf("run-%d", cycle), env...)
+		p := startService(t, bin, fmt.Sprintf("run-%d", cycle), env...)
 		delay := time.Duration(300+rng.IntN(1201)) * time.Millisecond
 		ctx, cancel := context.WithCancel(context.Background())
 		var wg sync.WaitGroup
@@ -56,7 +56,7 @@ func TestCrashRestartLosesNothing(t *testing.T) {
 	}
 
 	l.report(t, fmt.Sprintf("%d load+SIGKILL cycles", cycles))
-	final := startCrashInstance(t, bin, "final", env...)
+	final := startService(t, bin, "final", env...)
 	waitCaughtUp(t, client, final)
 	folded := verifyStores(t, es, rd)
 	verifyAcknowledged(t, client, l, folded, final)
@@ -66,7 +66,7 @@ func TestCrashRestartLosesNothing(t *testing.T) {
 // singleInstanceLoad creates invoices on p and pays some of them, once or
 // twice at the same time, and now and then pays an invoice acknowledged
 // earlier (perhaps before a crash), until ctx ends.
-func singleInstanceLoad(ctx context.Context, client *http.Client, l *crashLedger, p *crashInstance, rng *rand.Rand, tag string) {
+func singleInstanceLoad(ctx context.Context, client *http.Client, l *crashLedger, p *serviceProcess, rng *rand.Rand, tag string) {
 	for i := 0; i < 20_000 && ctx.Err() == nil; i++ {
 		rid := fmt.Sprintf("crash-%s-%d", tag, i)
 		if rng.IntN(6) == 0 {
@@ -120,7 +120,7 @@ func TestThreeInstancesOneKilled(t *testing.T) {
 	// already exists` (or a duplicate pg_type key); see the crash-test report.
 	c := &crashCluster{}
 	for _, name := range []string{"A", "B", "C"} {
-		c.instances = append(c.instances, startCrashInstance(t, bin, name, env...))
+		c.instances = append(c.instances, startService(t, bin, name, env...))
 	}
 	victim := c.instances[rng.IntN(len(c.instances))]
 	killAfter := time.Duration(500+rng.IntN(1001)) * time.Millisecond
@@ -164,7 +164,7 @@ func TestThreeInstancesOneKilled(t *testing.T) {
 
 // crashCluster is the set of instances under load and what the load checked.
 type crashCluster struct {
-	instances []*crashInstance
+	instances []*serviceProcess
 	next      atomic.Uint64
 
 	rywChecked, rywSkipped atomic.Int64
@@ -172,7 +172,7 @@ type crashCluster struct {
 }
 
 // pick returns the next instance not being killed, round-robin.
-func (c *crashCluster) pick() *crashInstance {
+func (c *crashCluster) pick() *serviceProcess {
 	for range len(c.instances) {
 		p := c.instances[c.next.Add(1)%uint64(len(c.instances))]
 		if !p.dying.Load() {
@@ -183,7 +183,7 @@ func (c *crashCluster) pick() *crashInstance {
 }
 
 // other returns a live instance other than p, or p if there is none.
-func (c *crashCluster) other(p *crashInstance) *crashInstance {
+func (c *crashCluster) other(p *serviceProcess) *serviceProcess {
 	n := uint64(len(c.instances))
 	start := c.next.Add(1)
 	for i := range n {
@@ -194,8 +194,8 @@ func (c *crashCluster) other(p *crashInstance) *crashInstance {
 	return p
 }
 
-func (c *crashCluster) alive() []*crashInstance {
-	var out []*crashInstance
+func (c *crashCluster) alive() []*serviceProcess {
+	var out []*serviceProcess
 	for _, p := range c.instances {
 		if !p.dying.Load() {
 			out = append(out, p)
@@ -285,12 +285,12 @@ func crashBoth(a, b func() crashReply) (crashReply, crashReply) {
 }
 
 // create posts a new invoice and records it if it is acknowledged.
-func (l *crashLedger) create(ctx context.Context, client *http.Client, p *crashInstance, rng *rand.Rand, customer, rid string) (string, bool) {
+func (l *crashLedger) create(ctx context.Context, client *http.Client, p *serviceProcess, rng *rand.Rand, customer, rid string) (string, bool) {
 	r, ok := l.createReply(ctx, client, p, rng, customer, rid)
 	return r.inv.ID, ok
 }
 
-func (l *crashLedger) createReply(ctx context.Context, client *http.Client, p *crashInstance, rng *rand.Rand, customer, rid string) (crashReply, bool) {
+func (l *crashLedger) createReply(ctx context.Context, client *http.Client, p *serviceProcess, rng *rand.Rand, customer, rid string) (crashReply, bool) {
 	body, want := randomAmount(rng)
 	r := crashCreate(ctx, client, p, customer, body, rid)
 	if !l.observe(ctx, r, http.StatusCreated) || r.status != http.StatusCreated {

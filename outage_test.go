@@ -338,9 +338,9 @@ func TestStartupGivesUpWhenDatabaseStaysDown(t *testing.T) {
 		t.Skip("waits out DB_CONNECT_TIMEOUT; skipped with -short")
 	}
 	const password = "hunter2"
-	down := fmt.Sprintf("postgres://postgres:%s@127.0.0.1:%d/x?sslmode=disable", password, unusedLoopbackPort(t))
+	down := fmt.Sprintf("postgres://postgres:%s@127.0.0.1:%d/x?sslmode=disable", password, freePort(t))
 	env := map[string]string{
-		"HOST": "127.0.0.1", "PORT": strconv.Itoa(unusedLoopbackPort(t)),
+		"HOST": "127.0.0.1", "PORT": strconv.Itoa(freePort(t)),
 		"EVENT_STORE_URL": down, "READ_DB_URL": down,
 		"DB_CONNECT_TIMEOUT": "2s", "LOG_FORMAT": "json",
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"os/user"
@@ -43,7 +42,7 @@ func startPrivatePostgres(t *testing.T) *privatePostgres {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = os.RemoveAll(dir) })
-	pg := &privatePostgres{bin: bin, dir: dir, port: unusedLoopbackPort(t)}
+	pg := &privatePostgres{bin: bin, dir: dir, port: freePort(t)}
 	if os.Geteuid() == 0 {
 		pg.runAs = asPostgresUser(t, dir)
 	}
@@ -207,15 +206,4 @@ func chownToPostgres(t *testing.T, paths ...string) {
 			t.Fatal(err)
 		}
 	}
-}
-
-// unusedLoopbackPort returns a port nothing listens on at the moment.
-func unusedLoopbackPort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = ln.Close() }()
-	return ln.Addr().(*net.TCPAddr).Port
 }

@@ -1,82 +1,16 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
-	"net"
 	"net/http"
-	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 )
-
-// buildBinary compiles the service once for tests that run the real process.
-func buildBinary(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "invoices")
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = ln.Close() }()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
-type process struct {
-	cmd  *exec.Cmd
-	logs *bytes.Buffer
-	base string
-	done chan error
-}
-
-func startProcess(t *testing.T, bin string, env ...string) *process {
-	t.Helper()
-	port := freePort(t)
-	p := &process{logs: &bytes.Buffer{}, base: "http://127.0.0.1:" + strconv.Itoa(port), done: make(chan error, 1)}
-	p.cmd = exec.Command(bin)
-	p.cmd.Env = append(os.Environ(), append([]string{"HOST=127.0.0.1", "PORT=" + strconv.Itoa(port), "LOG_FORMAT=json"}, env...)...)
-	p.cmd.Stderr = p.logs
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { p.done <- p.cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = p.cmd.Process.Kill()
-		if err := <-p.done; err != nil {
-			t.Logf("service exited: %v", err) // expected after Kill
-		}
-	})
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		resp, err := http.Get(p.base + "/healthz")
-		if err == nil {
-			_ = resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return p
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("service did not become healthy; logs:\n%s", p.logs)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
 
 // TestSIGTERMDrainsAndExitsCleanly runs the real binary: a request whose body
 // is still arriving when SIGTERM lands completes with 201, the process exits
@@ -88,7 +22,7 @@ func TestSIGTERMDrainsAndExitsCleanly(t *testing.T) {
 	}
 	bin := buildBinary(t)
 	dataDir := "DATA_DIR=" + filepath.Join(t.TempDir(), "data")
-	p := startProcess(t, bin, dataDir)
+	p := startService(t, bin, "service", dataDir)
 
 	// Start a create whose body arrives in two parts.
 	pr, pw := io.Pipe()
@@ -135,10 +69,9 @@ func TestSIGTERMDrainsAndExitsCleanly(t *testing.T) {
 	location := r.resp.Header.Get("Location")
 
 	select {
-	case err := <-p.done:
-		p.done <- err // for the cleanup
-		if err != nil {
-			t.Fatalf("exit after SIGTERM: %v\nlogs:\n%s", err, p.logs)
+	case <-p.exited:
+		if p.waitErr != nil {
+			t.Fatalf("exit after SIGTERM: %v\nlogs:\n%s", p.waitErr, p.logs)
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatalf("process still running 30s after SIGTERM; logs:\n%s", p.logs)
@@ -147,7 +80,7 @@ func TestSIGTERMDrainsAndExitsCleanly(t *testing.T) {
 		t.Errorf("no stopping log line:\n%s", p.logs)
 	}
 
-	again := startProcess(t, bin, dataDir)
+	again := startService(t, bin, "restarted service", dataDir)
 	resp, err := http.Get(again.base + location)
 	if err != nil {
 		t.Fatal(err)
