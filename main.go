@@ -120,6 +120,7 @@ func options(cfg config.Config, log *zap.Logger) []fx.Option {
 		httpapi.Module,
 		metricsOptions(),
 		fx.Invoke(listenForAppends),
+		fx.Invoke(serveDebug),
 	}
 }
 

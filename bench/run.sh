@@ -6,6 +6,9 @@
 #   BENCH_STORE=postgres|sqlite   (default postgres)
 #   BENCH_PG_URL                  admin URL (default postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable)
 #   BENCH_CLIENTS=32 BENCH_DURATION=10s
+#   BENCH_SCENARIOS               (default create,pay,get,list,mixed,ryw)
+#   BENCH_PROFILE_DIR             when set, a CPU profile of the service per
+#                                 scenario is written there (SCENARIO.pprof)
 set -euo pipefail
 export PGOPTIONS=--client-min-messages=warning # no NOTICEs from DROP IF EXISTS
 cd "$(dirname "$0")/.."
@@ -14,6 +17,8 @@ store=${BENCH_STORE:-postgres}
 admin=${BENCH_PG_URL:-postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable}
 clients=${BENCH_CLIENTS:-32}
 duration=${BENCH_DURATION:-10s}
+scenarios=${BENCH_SCENARIOS:-create,pay,get,list,mixed,ryw}
+profile_dir=${BENCH_PROFILE_DIR:-}
 port=${BENCH_PORT:-3199}
 work=$(mktemp -d)
 pid=""
@@ -50,6 +55,12 @@ echo "bench: pgbench one INSERT per transaction, $clients clients, 10 s: P = $P 
 go build -o "$work/invoices" .
 go build -o "$work/loadgen" ./bench/loadgen
 env=(HOST=127.0.0.1 PORT="$port" LOG_LEVEL=warn DB_MAX_OPEN_CONNS=40)
+profile=()
+if [ -n "$profile_dir" ]; then
+	mkdir -p "$profile_dir"
+	env+=(DEBUG_ADDR="127.0.0.1:$((port + 1))")
+	profile=(-pprof "http://127.0.0.1:$((port + 1))" -pprof-dir "$profile_dir")
+fi
 if [ "$store" = postgres ]; then
 	for db in bench_events bench_read; do
 		psql -q "$admin" -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" -c "CREATE DATABASE $db" >/dev/null
@@ -77,8 +88,8 @@ echo "bench: start-up to first served request: $((($(date +%s%N) - start) / 1000
 	done
 ) &
 
-"$work/loadgen" -url "http://127.0.0.1:$port" -c "$clients" -d "$duration" -seed 2000 \
-	-scenarios create,pay,get,list,mixed,ryw | tee "$work/results.txt"
+/usr/bin/time -f "bench: loadgen CPU %U s user %S s sys" "$work/loadgen" -url "http://127.0.0.1:$port" -c "$clients" -d "$duration" -seed 2000 \
+	-scenarios "$scenarios" "${profile[@]}" | tee "$work/results.txt"
 
 echo
 echo "| scenario | rps | ÷ P | p50 | p99 | errors |"

@@ -35,6 +35,13 @@ type Config struct {
 	ReadDB     Database
 	Projection Projection
 	Log        Log
+	Debug      Debug
+}
+
+// Debug configures the optional profiling listener.
+type Debug struct {
+	// Addr, when set, serves net/http/pprof on this loopback host:port.
+	Addr string
 }
 
 // HTTP configures the API server.
@@ -56,8 +63,11 @@ type HTTP struct {
 }
 
 // Loopback reports whether the server listens on a loopback address only.
-func (h HTTP) Loopback() bool {
-	host, _, err := net.SplitHostPort(h.Addr)
+func (h HTTP) Loopback() bool { return loopback(h.Addr) }
+
+// loopback reports whether addr is a host:port on a loopback address.
+func loopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
 		return false
 	}
@@ -127,6 +137,8 @@ type raw struct {
 
 	LogLevel  string `env:"LOG_LEVEL" envDefault:"info"`
 	LogFormat string `env:"LOG_FORMAT" envDefault:"auto"`
+
+	DebugAddr string `env:"DEBUG_ADDR"`
 }
 
 // pgVars are the original service's per-store PostgreSQL variables.
@@ -194,6 +206,8 @@ func (r raw) build() (Config, error) {
 		{"PAY_MAX_ATTEMPTS: must be between 1 and 100", r.PayMaxAttempts >= 1 && r.PayMaxAttempts <= 100},
 		{"LOG_LEVEL: must be debug, info, warn or error", oneOf(r.LogLevel, "debug", "info", "warn", "error")},
 		{"LOG_FORMAT: must be auto, json or console", oneOf(r.LogFormat, "auto", "json", "console")},
+		// pprof has no authentication and shows the process's internals.
+		{"DEBUG_ADDR: must be a loopback host:port, such as 127.0.0.1:6060", r.DebugAddr == "" || loopback(r.DebugAddr)},
 	}
 	for _, c := range checks {
 		if !c.ok {
@@ -238,7 +252,8 @@ func (r raw) build() (Config, error) {
 			BatchSize:             r.BatchSize,
 			PayMaxAttempts:        r.PayMaxAttempts,
 		},
-		Log: Log{Level: r.LogLevel, Format: r.LogFormat},
+		Log:   Log{Level: r.LogLevel, Format: r.LogFormat},
+		Debug: Debug{Addr: r.DebugAddr},
 	}, nil
 }
 

@@ -93,6 +93,8 @@ func TestErrorsNameTheVariable(t *testing.T) {
 		{"API_KEYS_FILE=/nonexistent/keys", "API_KEYS_FILE"},
 		{"CORS_ALLOWED_ORIGINS=ftp://x", "CORS_ALLOWED_ORIGINS"},
 		{"REQUEST_TIMEOUT=0s", "REQUEST_TIMEOUT"},
+		{"DEBUG_ADDR=0.0.0.0:6060", "DEBUG_ADDR"},
+		{"DEBUG_ADDR=6060", "DEBUG_ADDR"},
 	}
 	for i, tt := range tests {
 		// Named by variable, not value: values may hold secrets, and the

@@ -19,6 +19,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -34,11 +35,18 @@ func main() {
 	seed := flag.Int("seed", 2000, "invoices created up front for get/list/mixed")
 	payPool := flag.Int("pay-pool", 40000, "invoices created up front for pay, one per request (more than the pay rate times -d)")
 	key := flag.String("key", "", "API key, if the service requires one")
+	pprofURL := flag.String("pprof", "", "the service's DEBUG_ADDR as a URL (http://127.0.0.1:6060): take a CPU profile of each scenario")
+	pprofDir := flag.String("pprof-dir", ".", "where -pprof writes SCENARIO.pprof")
 	flag.Parse()
 
-	if err := requireLoopback(*base); err != nil {
-		fmt.Fprintln(os.Stderr, "loadgen:", err)
-		os.Exit(2)
+	for _, u := range []string{*base, *pprofURL} {
+		if u == "" {
+			continue
+		}
+		if err := requireLoopback(u); err != nil {
+			fmt.Fprintln(os.Stderr, "loadgen:", err)
+			os.Exit(2)
+		}
 	}
 	c := newClient(*base, *key, *conc)
 	ids, err := c.seed(*seed)
@@ -61,7 +69,17 @@ func main() {
 			fmt.Fprintf(os.Stderr, "loadgen: unknown scenario %q\n", name)
 			os.Exit(2)
 		}
+		name = strings.TrimSpace(name)
+		var profiled <-chan error
+		if *pprofURL != "" {
+			profiled = c.profile(*pprofURL, *dur, filepath.Join(*pprofDir, name+".pprof"))
+		}
 		r := run(*conc, *dur, s)
+		if profiled != nil {
+			if err := <-profiled; err != nil {
+				fmt.Fprintln(os.Stderr, "loadgen: profile:", err)
+			}
+		}
 		fmt.Printf("%-8s %10.0f %10s %10s %8d %8d\n", name, r.rps, r.p50.Round(10*time.Microsecond), r.p99.Round(10*time.Microsecond), r.errors, r.requests)
 	}
 }
@@ -79,6 +97,41 @@ func requireLoopback(raw string) error {
 		return nil
 	}
 	return fmt.Errorf("%s is not a loopback address", host)
+}
+
+// profile records a CPU profile of the service for d, starting now, into
+// file; the result arrives on the channel when the profile is written.
+func (c *client) profile(debugURL string, d time.Duration, file string) <-chan error {
+	done := make(chan error, 1)
+	go func() {
+		done <- func() error {
+			secs := max(1, int(d.Round(time.Second)/time.Second))
+			url := fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", strings.TrimRight(debugURL, "/"), secs)
+			req, err := http.NewRequestWithContext(context.Background(), http.MethodGet, url, nil)
+			if err != nil {
+				return err
+			}
+			// Not c.http: its timeout may be shorter than the profile.
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				return err
+			}
+			defer func() { _ = resp.Body.Close() }()
+			if resp.StatusCode != http.StatusOK {
+				return fmt.Errorf("%s: status %d", url, resp.StatusCode)
+			}
+			f, err := os.Create(file)
+			if err != nil {
+				return err
+			}
+			if _, err := io.Copy(f, resp.Body); err != nil {
+				_ = f.Close()
+				return err
+			}
+			return f.Close()
+		}()
+	}()
+	return done
 }
 
 type client struct {
