@@ -104,7 +104,10 @@ func TestPortsTranslateEveryMethod(t *testing.T) {
 	ctx := context.Background()
 	es := newEventStore(db)
 	t.Cleanup(es.Close)
-	rm := &ReadModel{db: db}
+	rm, err := newReadModel(db)
+	if err != nil {
+		t.Fatal(err)
+	}
 	calls := map[string]func() error{
 		"Append": func() error {
 			_, err := es.Append(ctx, "0b6f1d4e-8a63-4b8c-9e57-2f4b3f7f6d21", 0,

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -42,6 +43,24 @@ func (checkpointRow) TableName() string { return "projection_checkpoints" }
 // ReadModel is the GORM invoice read model and projection checkpoint store.
 type ReadModel struct {
 	db *gorm.DB
+	// pool and the queries below serve the two reads on the API's hot
+	// path, GET /invoices/{id} and GET /invoices, without GORM: its
+	// statement building and reflective scan were about 40 % of the
+	// service's CPU for a 100-invoice page.
+	pool                      *sql.DB
+	getSQL, listSQL, afterSQL string
+}
+
+// invoiceColumns are invoiceRow's columns in the order scanInvoice reads them.
+const invoiceColumns = "id, seq, customer_id, amount, status, version, created_at, updated_at, paid_at"
+
+// scanInvoice reads one row selected with invoiceColumns.
+func scanInvoice(scan func(dest ...any) error) (ports.InvoiceView, error) {
+	var r invoiceRow
+	if err := scan(&r.ID, &r.Seq, &r.CustomerID, &r.Amount, &r.Status, &r.Version, &r.CreatedAt, &r.UpdatedAt, &r.PaidAt); err != nil {
+		return ports.InvoiceView{}, err
+	}
+	return r.view(), nil
 }
 
 var (
@@ -57,38 +76,74 @@ func NewReadModel(ctx context.Context, db *gorm.DB) (*ReadModel, error) {
 	if err != nil {
 		return nil, fmt.Errorf("migrate read model: %w", err)
 	}
-	return &ReadModel{db: db}, nil
+	return newReadModel(db)
+}
+
+// newReadModel returns the store on an already migrated db.
+func newReadModel(db *gorm.DB) (*ReadModel, error) {
+	pool, err := db.DB()
+	if err != nil {
+		return nil, err
+	}
+	// Parameters in the engine's own syntax: these bypass GORM's rewriting.
+	param := func(int) string { return "?" }
+	if isPostgres(db) {
+		param = func(n int) string { return "$" + strconv.Itoa(n) }
+	}
+	const sel = "SELECT " + invoiceColumns + " FROM invoices "
+	return &ReadModel{
+		db:       db,
+		pool:     pool,
+		getSQL:   sel + "WHERE id = " + param(1),
+		listSQL:  sel + "ORDER BY seq DESC LIMIT " + param(1),
+		afterSQL: sel + "WHERE seq < " + param(1) + " ORDER BY seq DESC LIMIT " + param(2),
+	}, nil
 }
 
 // GetInvoice implements ports.InvoiceReader.
 func (m *ReadModel) GetInvoice(ctx context.Context, id string) (ports.InvoiceView, error) {
-	var row invoiceRow
-	err := m.db.WithContext(ctx).Where("id = ?", uuidText(id)).Take(&row).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
+	v, err := scanInvoice(m.pool.QueryRowContext(ctx, m.getSQL, uuidText(id)).Scan)
+	if errors.Is(err, sql.ErrNoRows) {
 		return ports.InvoiceView{}, fmt.Errorf("invoice %s: %w", id, ports.ErrNotFound)
 	}
 	if err != nil {
 		return ports.InvoiceView{}, fmt.Errorf("get invoice %s: %w", id, translate(ctx, err))
 	}
-	return row.view(), nil
+	return v, nil
 }
 
 // ListInvoices implements ports.InvoiceReader with keyset pagination on the
 // unique seq index: no OFFSET, no COUNT(*).
 func (m *ReadModel) ListInvoices(ctx context.Context, p ports.ListParams) ([]ports.InvoiceView, error) {
-	q := m.db.WithContext(ctx).Order("seq DESC").Limit(p.Limit)
-	if p.BeforeSeq > 0 {
-		q = q.Where("seq < ?", p.BeforeSeq)
-	}
-	var rows []invoiceRow
-	if err := q.Find(&rows).Error; err != nil {
+	out, err := m.listInvoices(ctx, p)
+	if err != nil {
 		return nil, fmt.Errorf("list invoices: %w", translate(ctx, err))
 	}
-	out := make([]ports.InvoiceView, len(rows))
-	for i := range rows {
-		out[i] = rows[i].view()
-	}
 	return out, nil
+}
+
+func (m *ReadModel) listInvoices(ctx context.Context, p ports.ListParams) ([]ports.InvoiceView, error) {
+	var rows *sql.Rows
+	var err error
+	if p.BeforeSeq > 0 {
+		rows, err = m.pool.QueryContext(ctx, m.afterSQL, p.BeforeSeq, p.Limit)
+	} else {
+		rows, err = m.pool.QueryContext(ctx, m.listSQL, p.Limit)
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = rows.Close() }()
+	// Sized for a page, not for whatever limit a caller passes.
+	out := make([]ports.InvoiceView, 0, min(max(p.Limit, 0), 1024))
+	for rows.Next() {
+		v, err := scanInvoice(rows.Scan)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
 }
 
 // Ping implements ports.InvoiceReader.
@@ -147,7 +202,7 @@ type projectionTx struct {
 	tx      *gorm.DB
 	ctx     context.Context
 	pending []invoiceRow
-	paid    []paidUpdate
+	paid    []ports.InvoicePayment
 	paidIDs map[string]bool
 }
 
@@ -198,7 +253,7 @@ func (p *projectionTx) MarkInvoicePaid(_ context.Context, id string, version int
 		p.paidIDs = make(map[string]bool)
 	}
 	p.paidIDs[id] = true
-	p.paid = append(p.paid, paidUpdate{id: id, version: version, paidAt: paidAt})
+	p.paid = append(p.paid, ports.InvoicePayment{ID: id, FromVersion: version - 1, Version: version, PaidAt: paidAt})
 	return nil
 }
 
@@ -211,40 +266,38 @@ func (p *projectionTx) flushPaid() error {
 	}
 	updates := p.paid
 	p.paid, p.paidIDs = nil, nil
-	// PostgreSQL needs the VALUES columns typed; SQLite compares as stored.
-	// A CTE names the columns the same way on both engines.
-	row := "(?, ?, ?)"
+	var matched int64
 	if isPostgres(p.tx) {
-		row = "(?::uuid, ?::int, ?::timestamptz)"
-	}
-	var sql strings.Builder
-	sql.WriteString("WITH v(id, version, paid_at) AS (VALUES ")
-	var args []any
-	for i, u := range updates {
-		if i > 0 {
-			sql.WriteString(", ")
+		var err error
+		if matched, err = pgMarkPaid(p.tx.WithContext(p.ctx), "invoices", updates); err != nil {
+			return fmt.Errorf("mark %d invoices paid (first %s): %w", len(updates), updates[0].ID, err)
 		}
-		sql.WriteString(row)
-		args = append(args, uuidText(u.id), u.version, u.paidAt)
+	} else {
+		// SQLite compares as stored, and plans per statement.
+		var sql strings.Builder
+		sql.WriteString("WITH v(id, from_version, version, paid_at) AS (VALUES ")
+		var args []any
+		for i, u := range updates {
+			if i > 0 {
+				sql.WriteString(", ")
+			}
+			sql.WriteString("(?, ?, ?, ?)")
+			args = append(args, uuidText(u.ID), u.FromVersion, u.Version, u.PaidAt)
+		}
+		sql.WriteString(") UPDATE invoices SET status = ?, paid_at = v.paid_at, updated_at = v.paid_at, version = v.version" +
+			" FROM v WHERE invoices.id = v.id AND invoices.version = v.from_version")
+		args = append(args, string(invoice.StatusPaid))
+		res := p.tx.WithContext(p.ctx).Exec(sql.String(), args...)
+		if res.Error != nil {
+			return fmt.Errorf("mark %d invoices paid (first %s): %w", len(updates), updates[0].ID, res.Error)
+		}
+		matched = res.RowsAffected
 	}
-	sql.WriteString(") UPDATE invoices SET status = ?, paid_at = v.paid_at, updated_at = v.paid_at, version = v.version" +
-		" FROM v WHERE invoices.id = v.id AND invoices.version = v.version - 1")
-	args = append(args, string(invoice.StatusPaid))
-	res := p.tx.WithContext(p.ctx).Exec(sql.String(), args...)
-	if res.Error != nil {
-		return fmt.Errorf("mark %d invoices paid (first %s): %w", len(updates), updates[0].id, res.Error)
-	}
-	if res.RowsAffected != int64(len(updates)) {
+	if matched != int64(len(updates)) {
 		return fmt.Errorf("mark %d invoices paid (first %s): only %d rows were at the version before their event",
-			len(updates), updates[0].id, res.RowsAffected)
+			len(updates), updates[0].ID, matched)
 	}
 	return nil
-}
-
-type paidUpdate struct {
-	id      string
-	version int
-	paidAt  time.Time
 }
 
 // newInvoiceRow is the row of an invoice view.

@@ -247,21 +247,11 @@ func (r *Rebuild) pay(tx *gorm.DB, payments []ports.InvoicePayment) error {
 		}
 		return nil
 	}
-	var id, from, version, paidAt pgArray
-	for _, p := range payments {
-		id.add(p.ID)
-		from.add(strconv.Itoa(p.FromVersion))
-		version.add(strconv.Itoa(p.Version))
-		paidAt.addTime(&p.PaidAt)
+	matched, err := pgMarkPaid(tx, r.table, payments)
+	if err != nil {
+		return fmt.Errorf("mark %d invoices paid: %w", len(payments), err)
 	}
-	q := `UPDATE ? AS t SET status = ?, version = v.version, paid_at = v.paid_at, updated_at = v.paid_at
-		FROM unnest(?::text::uuid[], ?::text::bigint[], ?::text::bigint[], ?::text::timestamptz[]) AS v(id, from_version, version, paid_at)
-		WHERE t.id = v.id AND t.version = v.from_version`
-	res := tx.Exec(q, clause.Table{Name: r.table}, string(invoice.StatusPaid), id.String(), from.String(), version.String(), paidAt.String())
-	if res.Error != nil {
-		return fmt.Errorf("mark %d invoices paid: %w", len(payments), res.Error)
-	}
-	if res.RowsAffected == int64(len(payments)) {
+	if matched == int64(len(payments)) {
 		return nil
 	}
 	// Name one that did not match, as the live projector would.
@@ -274,7 +264,29 @@ func (r *Rebuild) pay(tx *gorm.DB, payments []ports.InvoicePayment) error {
 			return fmt.Errorf("event at position %d: mark invoice %s paid: no row at version %d", p.Position, p.ID, p.FromVersion)
 		}
 	}
-	return fmt.Errorf("mark %d invoices paid: %d rows matched", len(payments), res.RowsAffected)
+	return fmt.Errorf("mark %d invoices paid: %d rows matched", len(payments), matched)
+}
+
+// pgMarkPaid marks each payment's invoice paid, only if its row in table is
+// at the payment's FromVersion, with one UPDATE ... FROM unnest(...), and
+// returns the rows matched. The statement text is the same for any number
+// of payments, so PostgreSQL plans it once per connection as an index join
+// (a VALUES list gets one prepared statement per length, each planned for
+// the table's size when first seen: a hash join over a sequential scan
+// while the read model is small, kept as it grows).
+func pgMarkPaid(tx *gorm.DB, table string, payments []ports.InvoicePayment) (int64, error) {
+	var id, from, version, paidAt pgArray
+	for _, p := range payments {
+		id.add(p.ID)
+		from.add(strconv.Itoa(p.FromVersion))
+		version.add(strconv.Itoa(p.Version))
+		paidAt.addTime(&p.PaidAt)
+	}
+	q := `UPDATE ? AS t SET status = ?, version = v.version, paid_at = v.paid_at, updated_at = v.paid_at
+		FROM unnest(?::text::uuid[], ?::text::bigint[], ?::text::bigint[], ?::text::timestamptz[]) AS v(id, from_version, version, paid_at)
+		WHERE t.id = v.id AND t.version = v.from_version`
+	res := tx.Exec(q, clause.Table{Name: table}, string(invoice.StatusPaid), id.String(), from.String(), version.String(), paidAt.String())
+	return res.RowsAffected, res.Error
 }
 
 // pgArray builds a PostgreSQL array literal ({"a","b",NULL}) element by
