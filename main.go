@@ -124,14 +124,15 @@ func options(cfg config.Config, log *zap.Logger) []fx.Option {
 	}
 }
 
-// listenForAppends wakes the projector on every append to a PostgreSQL event
-// store, from any instance. SQLite needs none: its appends come from this
-// process, and the commands waiting on them wake the projector themselves.
-func listenForAppends(lc fx.Lifecycle, cfg config.Config, p *projection.Projector, log *zap.Logger) {
+// listenForAppends wakes the projector on every append: this process's own
+// as each batch commits, and on PostgreSQL other processes' through their
+// notifications. (SQLite has no other processes.)
+func listenForAppends(lc fx.Lifecycle, cfg config.Config, es *gormstore.EventStore, p *projection.Projector, log *zap.Logger) {
+	es.OnCommit(p.Appended)
 	if cfg.EventStore.Driver != config.Postgres {
 		return
 	}
-	l := gormstore.NewListener(cfg.EventStore, p.Wake, log)
+	l := gormstore.NewListener(cfg.EventStore, es.ID(), p.Appended, log)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	lc.Append(fx.Hook{

@@ -52,7 +52,10 @@ type EventStore interface {
 	// stream yields an empty slice.
 	LoadStream(ctx context.Context, streamID string) ([]RecordedEvent, error)
 	// ReadAll returns at most limit committed events with a position greater
-	// than after, in position order.
+	// than after, in position order. It may return fewer than limit while
+	// more are stored (an adapter may serve its own latest appends from
+	// memory, stopping where other processes' appends begin): read on from
+	// the last position returned until it returns none.
 	ReadAll(ctx context.Context, after int64, limit int) ([]RecordedEvent, error)
 	// Head returns the position of the last committed event (0 when empty).
 	Head(ctx context.Context) (int64, error)

@@ -6,10 +6,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/google/uuid"
 	"gorm.io/gorm"
 
 	"invoices/ports"
@@ -59,8 +60,12 @@ type metadataJSON struct {
 // Go rather than in SQLite's busy handler, whose sleeping backoff left the
 // write lock idle (32 writers once fell to ~56 appends/s).
 type EventStore struct {
-	db  *gorm.DB
-	now func() time.Time
+	db     *gorm.DB
+	now    func() time.Time
+	recent *recentEvents
+	// id tells this store's append notifications from other processes'.
+	id       string
+	onCommit atomic.Pointer[func(head int64)]
 
 	queue    chan *appendRequest
 	start    sync.Once
@@ -68,6 +73,10 @@ type EventStore struct {
 	stop     chan struct{}
 	stopped  chan struct{}
 }
+
+// recentKeep is how many of its own latest events the store keeps for its
+// projector: several batches of PROJECTION_BATCH_SIZE's default.
+const recentKeep = 2048
 
 // maxBatch bounds the appends committed in one transaction.
 const maxBatch = 256
@@ -118,6 +127,8 @@ func newEventStore(db *gorm.DB) *EventStore {
 	return &EventStore{
 		db:      db,
 		now:     func() time.Time { return time.Now().UTC().Truncate(time.Microsecond) },
+		recent:  newRecentEvents(recentKeep),
+		id:      uuid.NewString(),
 		queue:   make(chan *appendRequest), // unbuffered: see writer
 		stop:    make(chan struct{}),
 		stopped: make(chan struct{}),
@@ -131,6 +142,15 @@ func (s *EventStore) Close() {
 	s.stopOnce.Do(func() { close(s.stop) })
 	<-s.stopped
 }
+
+// OnCommit sets fn to be called with the new head position after each
+// committed batch of this store's appends, once its events can be read
+// (ReadAll serves them from memory by then). The local projector is woken
+// this way; other processes learn of the batch from its notification.
+func (s *EventStore) OnCommit(fn func(head int64)) { s.onCommit.Store(&fn) }
+
+// ID identifies this store in its append notifications (see Listener).
+func (s *EventStore) ID() string { return s.id }
 
 // Append implements ports.EventStore.
 func (s *EventStore) Append(ctx context.Context, streamID string, expectedVersion int, events []ports.NewEvent, md ports.Metadata) (ports.AppendResult, error) {
@@ -200,11 +220,23 @@ func (s *EventStore) commit(batch []*appendRequest) {
 	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
 	defer cancel()
 	var outcomes []appendOutcome
+	var rows []eventRow
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		var err error
-		outcomes, err = appendTx(tx, live, s.now())
+		outcomes, rows, err = appendTx(tx, live, s.now(), s.id)
 		return err
 	})
+	if err == nil {
+		// Committed: these rows are what the database holds at their
+		// positions. (recorded only fails on metadata this store did not
+		// write; then the projector reads them back instead.)
+		if events, rerr := recorded(rows); rerr == nil {
+			s.recent.add(events)
+		}
+		if fn := s.onCommit.Load(); fn != nil && len(rows) > 0 {
+			(*fn)(rows[len(rows)-1].Position)
+		}
+	}
 	if err != nil && len(live) > 1 {
 		// One request's failure (a duplicate event id, say) must not fail
 		// the others: commit each on its own to find out whose it is.
@@ -232,16 +264,16 @@ func (s *EventStore) commit(batch []*appendRequest) {
 // a request whose stream is not at its expected version gets a conflict and
 // stores nothing. It is separate so tests can hold the transaction open and
 // prove readers never skip an event.
-func appendTx(tx *gorm.DB, reqs []*appendRequest, now time.Time) ([]appendOutcome, error) {
+func appendTx(tx *gorm.DB, reqs []*appendRequest, now time.Time, from string) ([]appendOutcome, []eventRow, error) {
 	// Lock the head row before anything else: it serialises appenders, so
 	// the version checks below cannot race and positions are commit-ordered.
 	var head int64
 	if err := tx.Raw(`UPDATE event_store_head SET position = position WHERE id = 1 RETURNING position`).Row().Scan(&head); err != nil {
-		return nil, fmt.Errorf("lock head: %w", err)
+		return nil, nil, fmt.Errorf("lock head: %w", err)
 	}
 	versions, err := streamVersions(tx, reqs)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	outcomes := make([]appendOutcome, len(reqs))
 	var rows []eventRow
@@ -268,35 +300,53 @@ func appendTx(tx *gorm.DB, reqs []*appendRequest, now time.Time) ([]appendOutcom
 		outcomes[i].res = ports.AppendResult{Position: pos, Version: versions[r.streamID]}
 	}
 	if len(rows) == 0 {
-		return outcomes, nil
+		return outcomes, nil, nil
 	}
 	if err := tx.CreateInBatches(&rows, 1000).Error; err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	if err := tx.Exec(`UPDATE event_store_head SET position = ? WHERE id = 1`, pos).Error; err != nil {
-		return nil, fmt.Errorf("advance head: %w", err)
-	}
+	advance, args := `UPDATE event_store_head SET position = ? WHERE id = 1`, []any{pos}
 	if isPostgres(tx) {
-		// Delivered at commit, to every listening process (see Listener).
-		if err := tx.Exec(`SELECT pg_notify(?, ?)`, appendChannel, strconv.FormatInt(pos, 10)).Error; err != nil {
-			return nil, fmt.Errorf("notify: %w", err)
-		}
+		// Notify every listening process (see Listener) in the same round
+		// trip; PostgreSQL delivers the notification at commit.
+		advance += ` RETURNING pg_notify(?, ?)`
+		args = append(args, appendChannel, notification{head: pos, from: from}.payload())
 	}
-	return outcomes, nil
+	if err := tx.Exec(advance, args...).Error; err != nil {
+		return nil, nil, fmt.Errorf("advance head: %w", err)
+	}
+	return outcomes, rows, nil
 }
 
 // streamVersions returns the current version of every stream in reqs
 // (absent streams are at 0).
 func streamVersions(tx *gorm.DB, reqs []*appendRequest) (map[string]int, error) {
-	ids := make([]uuidText, 0, len(reqs))
+	ids := make([]string, 0, len(reqs))
 	seen := make(map[string]bool, len(reqs))
 	for _, r := range reqs {
 		if !seen[r.streamID] {
 			seen[r.streamID] = true
-			ids = append(ids, uuidText(r.streamID))
+			ids = append(ids, r.streamID)
 		}
 	}
-	rows, err := tx.Raw(`SELECT stream_id, MAX(version) FROM events WHERE stream_id IN ? GROUP BY stream_id`, ids).Rows()
+	var rows *sql.Rows
+	var err error
+	if isPostgres(tx) {
+		// One statement text for any batch size, and a per-stream index
+		// probe the planner cannot trade for a scan: pgx prepares each
+		// statement once per connection, and the plan PostgreSQL picked for
+		// "stream_id IN ($1, ...)" while the table was nearly empty was a
+		// sequential scan, kept as the table grew (half of PostgreSQL's CPU
+		// in a create run).
+		var arr pgArray
+		for _, id := range ids {
+			arr.add(id)
+		}
+		rows, err = tx.Raw(`SELECT s.id, COALESCE((SELECT MAX(e.version) FROM events e WHERE e.stream_id = s.id), 0)
+			FROM unnest(?::text::uuid[]) AS s(id)`, arr.String()).Rows()
+	} else {
+		rows, err = tx.Raw(`SELECT stream_id, MAX(version) FROM events WHERE stream_id IN ? GROUP BY stream_id`, ids).Rows()
+	}
 	if err != nil {
 		return nil, fmt.Errorf("read stream versions: %w", err)
 	}
@@ -327,7 +377,14 @@ func (s *EventStore) LoadStream(ctx context.Context, streamID string) ([]ports.R
 }
 
 // ReadAll implements ports.EventStore.
+//
+// Events this process appended last come from memory (see recentEvents), so
+// a call may return fewer than limit events while more are stored: callers
+// read on from the last position returned.
 func (s *EventStore) ReadAll(ctx context.Context, after int64, limit int) ([]ports.RecordedEvent, error) {
+	if events := s.recent.from(after+1, limit); len(events) > 0 {
+		return events, nil
+	}
 	var rows []eventRow
 	err := s.db.WithContext(ctx).Where("position > ?", after).Order("position").Limit(limit).Find(&rows).Error
 	if err != nil {

@@ -43,8 +43,9 @@ func TestAppendNotificationWakesProjector(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = p.Stop(context.Background()) })
 
-	var wakes atomic.Int64
-	l := NewListener(cfg, func() { wakes.Add(1); p.Wake() }, zap.NewNop())
+	var wakes, lastHead atomic.Int64
+	local.OnCommit(p.Appended)
+	l := NewListener(cfg, local.ID(), func(head int64) { wakes.Add(1); lastHead.Store(head); p.Appended(head) }, zap.NewNop())
 	lctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() { defer close(done); l.Run(lctx) }()
@@ -58,8 +59,30 @@ func TestAppendNotificationWakesProjector(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, "the projector to apply the other process's append", func() bool { return p.Position() == 1 })
+	if got := lastHead.Load(); got != 1 {
+		t.Errorf("notified head = %d, want 1, the head after the append", got)
+	}
 	if _, err := read.GetInvoice(ctx, id); err != nil {
 		t.Errorf("invoice not projected: %v", err)
+	}
+
+	// This process's own appends wake the projector as they commit; their
+	// notifications are not passed on (each would cost a needless read).
+	heard := wakes.Load()
+	own := uuid.NewString()
+	if _, err := local.Append(ctx, own, 0, createdEvent(t, own), ports.Metadata{}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the projector to apply this process's append", func() bool { return p.Position() == 2 })
+	// The notification of a third append, from the other process, arrives
+	// after this process's own: none but that one may have been passed on.
+	third := uuid.NewString()
+	if _, err := other.Append(ctx, third, 0, createdEvent(t, third), ports.Metadata{}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the other process's second notification", func() bool { return lastHead.Load() == 3 })
+	if got := wakes.Load() - heard; got != 1 {
+		t.Errorf("%d notifications passed on for one append by this process and one by the other, want 1", got)
 	}
 }
 
@@ -72,5 +95,23 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestParseNotification(t *testing.T) {
+	tests := []struct {
+		payload string
+		want    notification
+	}{
+		{notification{head: 42, from: "8c0e"}.payload(), notification{head: 42, from: "8c0e"}},
+		{"42", notification{head: 42}}, // an older version's payload: the head alone
+		{"x 8c0e", notification{from: "8c0e"}},
+		{"-1 8c0e", notification{from: "8c0e"}},
+		{"", notification{}},
+	}
+	for _, tt := range tests {
+		if got := parseNotification(tt.payload); got != tt.want {
+			t.Errorf("parseNotification(%q) = %+v, want %+v", tt.payload, got, tt.want)
+		}
 	}
 }

@@ -57,7 +57,7 @@ func TestProjectorNeverSkipsAnOutOfOrderCommit(t *testing.T) {
 			t.Fatal(txA.Error)
 		}
 		reqA := &appendRequest{ctx: ctx, streamID: streamA, events: createdEvent(t, streamA), meta: []byte(`{}`)}
-		if _, err := appendTx(txA, []*appendRequest{reqA}, time.Now().UTC()); err != nil {
+		if _, _, err := appendTx(txA, []*appendRequest{reqA}, time.Now().UTC(), "test"); err != nil {
 			t.Fatal(err)
 		}
 

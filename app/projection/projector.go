@@ -107,6 +107,16 @@ func (p *Projector) Wake() {
 	}
 }
 
+// Appended tells the projector that events up to head are committed, as an
+// append notification does: it wakes unless it has applied them already
+// (its own appends notify too, usually after their commands have woken it).
+// A head of 0 means unknown, and always wakes it.
+func (p *Projector) Appended(head int64) {
+	if head == 0 || head > p.Position() {
+		p.Wake()
+	}
+}
+
 // WaitFor blocks until the read model has applied position, or ctx ends.
 func (p *Projector) WaitFor(ctx context.Context, position int64) error {
 	for {
@@ -273,6 +283,11 @@ func (p *Projector) run(ctx context.Context) {
 		if n == p.opts.BatchSize {
 			continue // more may be waiting
 		}
+		// A short batch can also stop where another process's appends
+		// begin (see ports.EventStore.ReadAll). A command waiting for a
+		// later position wakes the projector again as it advances; with
+		// none waiting, the other process's notification or the poll below
+		// brings it back.
 		select {
 		case <-ctx.Done():
 			return

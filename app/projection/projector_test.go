@@ -640,3 +640,41 @@ func TestStopWithoutStart(t *testing.T) {
 		t.Errorf("Stop() = %v, want nil", err)
 	}
 }
+
+// Appended (an append notification) wakes the loop only for events it has
+// not applied: its own appends' notifications arrive after their commands
+// woke it, and each needless wake costs a read of the event store.
+func TestAppendedWakesOnlyWhenBehind(t *testing.T) {
+	ctx := context.Background()
+	events, store := &memEventStore{}, newMemProjectionStore()
+	events.add(
+		rec(t, 1, "inv-a", 1, createdEvent("inv-a", 1999, createdA)),
+		rec(t, 2, "inv-b", 1, createdEvent("inv-b", 250, createdB)),
+	)
+	store.setCheckpoint(projection.InvoicesProjector, 2,
+		pending("inv-a", 1999, 1, 1, createdA),
+		pending("inv-b", 250, 1, 2, createdB),
+	)
+	p := newProjector(events, store, codec(t), 100)
+	if err := p.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = p.Stop(context.Background()) })
+	waitUntil(t, "the loop read the store", func() bool { return events.readAllCalls() >= 1 })
+
+	calls := events.readAllCalls()
+	p.Appended(1)
+	p.Appended(2)
+	time.Sleep(100 * time.Millisecond) // a wake would read within microseconds
+	if got := events.readAllCalls(); got != calls {
+		t.Errorf("Appended(head <= checkpoint) read the store %d more times, want none", got-calls)
+	}
+
+	events.add(rec(t, 3, "inv-c", 1, createdEvent("inv-c", 300, createdC)))
+	p.Appended(3)
+	waitUntil(t, "Position() reaches the notified head 3", func() bool { return p.Position() == 3 })
+
+	calls = events.readAllCalls()
+	p.Appended(0) // unknown head, as after a reconnect
+	waitUntil(t, "Appended(0) wakes the loop", func() bool { return events.readAllCalls() > calls })
+}
