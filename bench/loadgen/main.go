@@ -1,5 +1,8 @@
 // Command loadgen drives the invoices API in a closed loop and prints one
-// line per scenario: requests/s, p50, p99 and errors.
+// line per scenario: requests/s, p50, p99 and errors and, given the
+// service's -pid, its peak RSS and where the box's CPU went (in cores: the
+// service, the load generator, and everything else, which on a bench box is
+// PostgreSQL).
 //
 //	go run ./bench/loadgen -url http://127.0.0.1:3001 -c 32 -d 10s -scenarios create,get,pay
 //
@@ -36,6 +39,7 @@ func main() {
 	payPool := flag.Int("pay-pool", 40000, "invoices created up front for pay, one per request (more than the pay rate times -d)")
 	key := flag.String("key", "", "API key, if the service requires one")
 	pprofURL := flag.String("pprof", "", "the service's DEBUG_ADDR as a URL (http://127.0.0.1:6060): take a CPU profile of each scenario")
+	pid := flag.Int("pid", 0, "the service's process id: report its CPU and peak RSS per scenario (Linux)")
 	pprofDir := flag.String("pprof-dir", ".", "where -pprof writes SCENARIO.pprof")
 	flag.Parse()
 
@@ -62,7 +66,7 @@ func main() {
 			os.Exit(1)
 		}
 	}
-	fmt.Printf("%-8s %10s %10s %10s %8s %8s\n", "scenario", "rps", "p50", "p99", "errors", "requests")
+	fmt.Printf("%-8s %10s %10s %10s %8s %8s %8s %8s %8s %8s\n", "scenario", "rps", "p50", "p99", "errors", "requests", "rss_mib", "svc_cpu", "gen_cpu", "oth_cpu")
 	for _, name := range strings.Split(*scenarios, ",") {
 		s, ok := scenarioFuncs(c, ids)[strings.TrimSpace(name)]
 		if !ok {
@@ -74,13 +78,17 @@ func main() {
 		if *pprofURL != "" {
 			profiled = c.profile(*pprofURL, *dur, filepath.Join(*pprofDir, name+".pprof"))
 		}
+		before, watch := sampleCPU(*pid), watchRSS(*pid)
 		r := run(*conc, *dur, s)
+		u := before.to(sampleCPU(*pid))
+		u.peakRSS = watch.Stop()
 		if profiled != nil {
 			if err := <-profiled; err != nil {
 				fmt.Fprintln(os.Stderr, "loadgen: profile:", err)
 			}
 		}
-		fmt.Printf("%-8s %10.0f %10s %10s %8d %8d\n", name, r.rps, r.p50.Round(10*time.Microsecond), r.p99.Round(10*time.Microsecond), r.errors, r.requests)
+		fmt.Printf("%-8s %10.0f %10s %10s %8d %8d %8d %8.2f %8.2f %8.2f\n", name, r.rps, r.p50.Round(10*time.Microsecond), r.p99.Round(10*time.Microsecond),
+			r.errors, r.requests, u.peakRSS>>20, u.service, u.loadgen, u.other)
 	}
 }
 
@@ -120,7 +128,7 @@ func (c *client) profile(debugURL string, d time.Duration, file string) <-chan e
 			if resp.StatusCode != http.StatusOK {
 				return fmt.Errorf("%s: status %d", url, resp.StatusCode)
 			}
-			f, err := os.Create(file)
+			f, err := os.Create(file) //nolint:gosec // the path is the operator's -pprof-dir flag
 			if err != nil {
 				return err
 			}
