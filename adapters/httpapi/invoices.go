@@ -65,7 +65,7 @@ func (h invoiceHandlers) createInvoice(c *gin.Context) {
 		c.Header("Warning", lagWarning)
 	}
 	c.Header("Location", "/invoices/"+id)
-	c.JSON(http.StatusCreated, invoiceResponse(res.Invoice))
+	c.Data(http.StatusCreated, jsonContentType, invoiceJSON(res.Invoice))
 }
 
 // listInvoices godoc
@@ -110,11 +110,7 @@ func (h invoiceHandlers) listInvoices(c *gin.Context) {
 		next := url.Values{"cursor": {page.NextCursor}, "limit": {strconv.Itoa(limit)}}
 		c.Header("Link", fmt.Sprintf(`</invoices?%s>; rel="next"`, next.Encode()))
 	}
-	out := make([]InvoiceResponse, len(page.Items))
-	for i, v := range page.Items {
-		out[i] = invoiceResponse(v)
-	}
-	c.JSON(http.StatusOK, out)
+	c.Data(http.StatusOK, jsonContentType, appendInvoices(make([]byte, 0, invoiceJSONSize*len(page.Items)+2), page.Items))
 }
 
 // getInvoice godoc
@@ -142,7 +138,7 @@ func (h invoiceHandlers) getInvoice(c *gin.Context) {
 		writeError(c, h.log, err)
 		return
 	}
-	c.JSON(http.StatusOK, invoiceResponse(v))
+	c.Data(http.StatusOK, jsonContentType, invoiceJSON(v))
 }
 
 // payInvoice godoc
@@ -178,7 +174,7 @@ func (h invoiceHandlers) payInvoice(c *gin.Context) {
 	if !res.Projected {
 		c.Header("Warning", lagWarning)
 	}
-	c.JSON(http.StatusOK, invoiceResponse(res.Invoice))
+	c.Data(http.StatusOK, jsonContentType, invoiceJSON(res.Invoice))
 }
 
 // invoiceID returns the path id in canonical form, or a validation error.

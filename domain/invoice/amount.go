@@ -1,7 +1,6 @@
 package invoice
 
 import (
-	"fmt"
 	"strconv"
 	"strings"
 )
@@ -113,17 +112,22 @@ func allDigits(s string) bool {
 }
 
 // String formats the amount with exactly two decimal places, e.g. "19.90".
-func (a Amount) String() string {
-	sign := ""
-	v := int64(a)
-	if v < 0 {
-		sign, v = "-", -v
+func (a Amount) String() string { return string(a.Append(nil)) }
+
+// Append appends the amount as String formats it, without allocating:
+// response encoding writes one per invoice.
+func (a Amount) Append(b []byte) []byte {
+	u := uint64(a)
+	if a < 0 {
+		b = append(b, '-')
+		u = -u // two's complement: right for the most negative value too
 	}
-	return fmt.Sprintf("%s%d.%02d", sign, v/100, v%100)
+	b = strconv.AppendUint(b, u/100, 10)
+	return append(b, '.', byte('0'+u%100/10), byte('0'+u%10))
 }
 
 // MarshalJSON writes the amount as an exact JSON number such as 19.90.
-func (a Amount) MarshalJSON() ([]byte, error) { return []byte(a.String()), nil }
+func (a Amount) MarshalJSON() ([]byte, error) { return a.Append(nil), nil }
 
 // UnmarshalJSON reads an exact JSON number. It accepts any value ParseAmount
 // accepts, so stored events and requests follow one rule.

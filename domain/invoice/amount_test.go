@@ -3,6 +3,7 @@ package invoice_test
 import (
 	"encoding/json"
 	"errors"
+	"math"
 	"math/big"
 	"strings"
 	"testing"
@@ -195,11 +196,16 @@ func TestAmountString(t *testing.T) {
 		{0, "0.00"},
 		{-150, "-1.50"},
 		{invoice.MaxAmount, "999999999999.99"},
+		{-5, "-0.05"},
+		{math.MinInt64, "-92233720368547758.08"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.want, func(t *testing.T) {
 			if got := tt.in.String(); got != tt.want {
 				t.Errorf("Amount(%d).String() = %q, want %q", int64(tt.in), got, tt.want)
+			}
+			if got := string(tt.in.Append([]byte("x="))); got != "x="+tt.want {
+				t.Errorf("Amount(%d).Append(x=) = %q, want %q", int64(tt.in), got, "x="+tt.want)
 			}
 		})
 	}
