@@ -117,7 +117,7 @@ func (a Amount) String() string { return string(a.Append(nil)) }
 // Append appends the amount as String formats it, without allocating:
 // response encoding writes one per invoice.
 func (a Amount) Append(b []byte) []byte {
-	u := uint64(a)
+	u := uint64(a) //nolint:gosec // the sign is handled below, the bits are the point
 	if a < 0 {
 		b = append(b, '-')
 		u = -u // two's complement: right for the most negative value too
