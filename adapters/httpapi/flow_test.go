@@ -1,8 +1,10 @@
 package httpapi_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"io/fs"
 	"net/http"
 	"regexp"
 	"strings"
@@ -11,6 +13,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	swaggerFiles "github.com/swaggo/files/v2"
 
 	"invoices/adapters/gormstore/storetest"
 )
@@ -232,6 +236,20 @@ func TestSwaggerUI(t *testing.T) {
 	}
 	if rec := s.do(t, "GET", "/api/index.html", ""); rec.Code != 200 || !strings.Contains(rec.Body.String(), "swagger") {
 		t.Errorf("/api/index.html: %d", rec.Code)
+	}
+	// The UI's own files come from the embedded swaggo/files/v2, whole.
+	for _, name := range []string{"swagger-ui-bundle.js", "swagger-ui.css", "favicon-32x32.png"} {
+		want, err := fs.ReadFile(swaggerFiles.FS, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec := s.do(t, "GET", "/api/"+name, "")
+		if rec.Code != http.StatusOK || !bytes.Equal(rec.Body.Bytes(), want) {
+			t.Errorf("/api/%s: %d, %d bytes; want 200 and the embedded %d bytes", name, rec.Code, rec.Body.Len(), len(want))
+		}
+	}
+	if rec := s.do(t, "GET", "/api/no-such-file.js", ""); rec.Code != http.StatusNotFound {
+		t.Errorf("/api/no-such-file.js: %d, want 404", rec.Code)
 	}
 	for _, path := range []string{"/api/doc.json", "/api-json"} {
 		rec := s.do(t, "GET", path, "")

@@ -9,7 +9,6 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
-	swaggerFiles "github.com/swaggo/files"
 	ginSwagger "github.com/swaggo/gin-swagger"
 	"github.com/swaggo/swag"
 	"go.uber.org/fx"
@@ -73,7 +72,7 @@ func NewEngine(p EngineParams) *gin.Engine {
 	inv.PATCH("/:id/pay", h.payInvoice)
 
 	e.GET("/api", func(c *gin.Context) { c.Redirect(http.StatusMovedPermanently, "/api/index.html") })
-	e.GET("/api/*any", ginSwagger.WrapHandler(swaggerFiles.Handler, ginSwagger.URL("/api/doc.json")))
+	e.GET("/api/*any", ginSwagger.WrapHandler(swaggerAssets(), ginSwagger.URL("/api/doc.json")))
 	e.GET("/api-json", func(c *gin.Context) {
 		doc, err := swag.ReadDoc(docs.SwaggerInfo.InstanceName())
 		if err != nil {
