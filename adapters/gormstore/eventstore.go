@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -302,7 +303,7 @@ func appendTx(tx *gorm.DB, reqs []*appendRequest, now time.Time, from string) ([
 	if len(rows) == 0 {
 		return outcomes, nil, nil
 	}
-	if err := tx.CreateInBatches(&rows, 1000).Error; err != nil {
+	if err := insertEvents(tx, rows); err != nil {
 		return nil, nil, err
 	}
 	advance, args := `UPDATE event_store_head SET position = ? WHERE id = 1`, []any{pos}
@@ -316,6 +317,33 @@ func appendTx(tx *gorm.DB, reqs []*appendRequest, now time.Time, from string) ([
 		return nil, nil, fmt.Errorf("advance head: %w", err)
 	}
 	return outcomes, rows, nil
+}
+
+// insertEvents inserts a batch's rows: on PostgreSQL with one INSERT ...
+// SELECT FROM unnest(...) of array literals, one statement text for any
+// batch size (prepared once per connection, and no GORM reflection per
+// row); on SQLite as multi-row INSERTs.
+func insertEvents(tx *gorm.DB, rows []eventRow) error {
+	if !isPostgres(tx) {
+		return tx.CreateInBatches(&rows, 1000).Error
+	}
+	var position, eventID, streamID, version, typ, data, metadata, recordedAt pgArray
+	for i := range rows {
+		r := &rows[i]
+		position.add(strconv.FormatInt(r.Position, 10))
+		eventID.add(string(r.EventID))
+		streamID.add(string(r.StreamID))
+		version.add(strconv.Itoa(r.Version))
+		typ.add(r.Type)
+		data.add(string(r.Data))
+		metadata.add(string(r.Metadata))
+		recordedAt.addTime(&r.RecordedAt)
+	}
+	return tx.Exec(`INSERT INTO events (position, event_id, stream_id, version, type, data, metadata, recorded_at)
+		SELECT * FROM unnest(?::text::bigint[], ?::text::uuid[], ?::text::uuid[], ?::text::bigint[], ?::text::text[],
+			?::text::jsonb[], ?::text::jsonb[], ?::text::timestamptz[])`,
+		position.String(), eventID.String(), streamID.String(), version.String(), typ.String(),
+		data.String(), metadata.String(), recordedAt.String()).Error
 }
 
 // streamVersions returns the current version of every stream in reqs

@@ -287,13 +287,13 @@ func (m *ReadModel) project(ctx context.Context, projector string, from, to int6
 type projectionTx struct {
 	tx      *gorm.DB
 	ctx     context.Context
-	pending []invoiceRow
+	pending []ports.InvoiceView
 	paid    []ports.InvoicePayment
 	paidIDs map[string]bool
 }
 
 func (p *projectionTx) InsertInvoice(_ context.Context, v ports.InvoiceView) error {
-	p.pending = append(p.pending, newInvoiceRow(v))
+	p.pending = append(p.pending, v)
 	return nil
 }
 
@@ -306,24 +306,31 @@ func (p *projectionTx) flush() error {
 	return p.flushPaid()
 }
 
-// insertChunk is the rows per INSERT statement. The SQLite driver matches
-// each placeholder against every argument (quadratic in the statement's
-// size: 43% of a 500-row batch's CPU), so it gets small statements.
-func insertChunk(db *gorm.DB) int {
-	if isPostgres(db) {
-		return 500
-	}
-	return 50
-}
+// sqliteProjectChunk is the rows per live-projection INSERT on SQLite. Its
+// driver matches each placeholder against every argument (quadratic in the
+// statement's size: 43% of a 500-row batch's CPU), so it gets small
+// statements; PostgreSQL gets one unnest INSERT per batch (pgInsertInvoices).
+const sqliteProjectChunk = 50
 
 func (p *projectionTx) flushInserts() error {
 	if len(p.pending) == 0 {
 		return nil
 	}
-	rows := p.pending
+	views := p.pending
 	p.pending = nil
-	if err := p.tx.WithContext(p.ctx).CreateInBatches(&rows, insertChunk(p.tx)).Error; err != nil {
-		return fmt.Errorf("insert %d invoices (first %s): %w", len(rows), rows[0].ID, err)
+	tx := p.tx.WithContext(p.ctx)
+	var err error
+	if isPostgres(tx) {
+		err = pgInsertInvoices(tx, "invoices", views)
+	} else {
+		rows := make([]invoiceRow, len(views))
+		for i, v := range views {
+			rows[i] = newInvoiceRow(v)
+		}
+		err = tx.CreateInBatches(&rows, sqliteProjectChunk).Error
+	}
+	if err != nil {
+		return fmt.Errorf("insert %d invoices (first %s): %w", len(views), views[0].ID, err)
 	}
 	return nil
 }

@@ -204,6 +204,16 @@ func (r *Rebuild) insert(tx *gorm.DB, views []ports.InvoiceView) error {
 		}
 		return nil
 	}
+	if err := pgInsertInvoices(tx, r.table, views); err != nil {
+		return fmt.Errorf("insert %d invoices: %w", len(views), err)
+	}
+	return nil
+}
+
+// pgInsertInvoices inserts views into table with one INSERT ... SELECT FROM
+// unnest(...), one array literal per column: the same short statement text
+// for any number of rows, so pgx prepares it once per connection.
+func pgInsertInvoices(tx *gorm.DB, table string, views []ports.InvoiceView) error {
 	var id, seq, customer, amount, status, version, created, updated, paid pgArray
 	for _, v := range views {
 		id.add(v.ID)
@@ -219,12 +229,8 @@ func (r *Rebuild) insert(tx *gorm.DB, views []ports.InvoiceView) error {
 	q := `INSERT INTO ? (id, seq, customer_id, amount, status, version, created_at, updated_at, paid_at)
 		SELECT * FROM unnest(?::text::uuid[], ?::text::bigint[], ?::text::text[], ?::text::numeric[], ?::text::text[],
 			?::text::bigint[], ?::text::timestamptz[], ?::text::timestamptz[], ?::text::timestamptz[])`
-	err := tx.Exec(q, clause.Table{Name: r.table}, id.String(), seq.String(), customer.String(), amount.String(),
+	return tx.Exec(q, clause.Table{Name: table}, id.String(), seq.String(), customer.String(), amount.String(),
 		status.String(), version.String(), created.String(), updated.String(), paid.String()).Error
-	if err != nil {
-		return fmt.Errorf("insert %d invoices: %w", len(views), err)
-	}
-	return nil
 }
 
 // pay applies payments to rows of earlier batches, each only if its row is
