@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/gin-gonic/gin"
+
 	"invoices/domain/invoice"
 	"invoices/ports"
 )
@@ -57,8 +59,12 @@ func invoiceResponse(v ports.InvoiceView) InvoiceResponse {
 // json.Marshal's (TestAppendInvoiceMatchesEncodingJSON), and InvoiceResponse
 // still documents them for Swagger.
 
-// jsonContentType is what gin's c.JSON sends.
-const jsonContentType = "application/json; charset=utf-8"
+// writeJSON sends body, already encoded, as gin's c.JSON would, with its
+// length: net/http would otherwise send a page (over 2 KiB) chunked.
+func writeJSON(c *gin.Context, code int, body []byte) {
+	c.Header("Content-Length", strconv.Itoa(len(body)))
+	c.Data(code, "application/json; charset=utf-8", body)
+}
 
 // invoiceJSONSize is about what one invoice takes, to size buffers once.
 const invoiceJSONSize = 320

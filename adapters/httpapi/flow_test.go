@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"net/http"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -171,6 +172,10 @@ func TestListPagination(t *testing.T) {
 		rec := s.do(t, "GET", "/invoices", "")
 		if n := len(decode[[]invoiceJSON](t, rec)); n != 7 || rec.Header().Get("Link") != "" {
 			t.Errorf("default page: %d items, Link %q; want 7 and none", n, rec.Header().Get("Link"))
+		}
+		// A page is sent with its length, not chunked.
+		if cl := rec.Header().Get("Content-Length"); cl != strconv.Itoa(rec.Body.Len()) {
+			t.Errorf("Content-Length = %q, want %d, the body's length", cl, rec.Body.Len())
 		}
 	})
 }

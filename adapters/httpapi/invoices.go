@@ -65,7 +65,7 @@ func (h invoiceHandlers) createInvoice(c *gin.Context) {
 		c.Header("Warning", lagWarning)
 	}
 	c.Header("Location", "/invoices/"+id)
-	c.Data(http.StatusCreated, jsonContentType, invoiceJSON(res.Invoice))
+	writeJSON(c, http.StatusCreated, invoiceJSON(res.Invoice))
 }
 
 // listInvoices godoc
@@ -110,7 +110,7 @@ func (h invoiceHandlers) listInvoices(c *gin.Context) {
 		next := url.Values{"cursor": {page.NextCursor}, "limit": {strconv.Itoa(limit)}}
 		c.Header("Link", fmt.Sprintf(`</invoices?%s>; rel="next"`, next.Encode()))
 	}
-	c.Data(http.StatusOK, jsonContentType, appendInvoices(make([]byte, 0, invoiceJSONSize*len(page.Items)+2), page.Items))
+	writeJSON(c, http.StatusOK, appendInvoices(make([]byte, 0, invoiceJSONSize*len(page.Items)+2), page.Items))
 }
 
 // getInvoice godoc
@@ -138,7 +138,7 @@ func (h invoiceHandlers) getInvoice(c *gin.Context) {
 		writeError(c, h.log, err)
 		return
 	}
-	c.Data(http.StatusOK, jsonContentType, invoiceJSON(v))
+	writeJSON(c, http.StatusOK, invoiceJSON(v))
 }
 
 // payInvoice godoc
@@ -174,7 +174,7 @@ func (h invoiceHandlers) payInvoice(c *gin.Context) {
 	if !res.Projected {
 		c.Header("Warning", lagWarning)
 	}
-	c.Data(http.StatusOK, jsonContentType, invoiceJSON(res.Invoice))
+	writeJSON(c, http.StatusOK, invoiceJSON(res.Invoice))
 }
 
 // invoiceID returns the path id in canonical form, or a validation error.
