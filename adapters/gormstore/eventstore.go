@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"gorm.io/gorm"
 
 	"invoices/ports"
@@ -62,6 +63,7 @@ type metadataJSON struct {
 // write lock idle (32 writers once fell to ~56 appends/s).
 type EventStore struct {
 	db     *gorm.DB
+	pool   *sql.DB // PostgreSQL only: LoadStream queries it through pgx
 	now    func() time.Time
 	recent *recentEvents
 	// id tells this store's append notifications from other processes'.
@@ -125,8 +127,13 @@ func NewEventStore(ctx context.Context, db *gorm.DB) (*EventStore, error) {
 }
 
 func newEventStore(db *gorm.DB) *EventStore {
+	var pool *sql.DB
+	if isPostgres(db) {
+		pool, _ = db.DB() // an error leaves LoadStream on GORM
+	}
 	return &EventStore{
 		db:      db,
+		pool:    pool,
 		now:     func() time.Time { return time.Now().UTC().Truncate(time.Microsecond) },
 		recent:  newRecentEvents(recentKeep),
 		id:      uuid.NewString(),
@@ -397,7 +404,31 @@ func streamVersions(tx *gorm.DB, reqs []*appendRequest) (map[string]int, error) 
 // LoadStream implements ports.EventStore.
 func (s *EventStore) LoadStream(ctx context.Context, streamID string) ([]ports.RecordedEvent, error) {
 	var rows []eventRow
-	err := s.db.WithContext(ctx).Where("stream_id = ?", uuidText(streamID)).Order("version").Find(&rows).Error
+	var err error
+	if s.pool != nil {
+		// Every pay loads its stream first: scanned by pgx, not GORM.
+		err = withPgx(ctx, s.pool, func(c *pgx.Conn) error {
+			res, err := c.Query(ctx, `SELECT position, event_id, stream_id, version, type, data, metadata, recorded_at
+				FROM events WHERE stream_id = $1 ORDER BY version`, uuidText(streamID))
+			if err != nil {
+				return err
+			}
+			defer res.Close()
+			for res.Next() {
+				var r eventRow
+				var eventID, stream string
+				var data, metadata []byte
+				if err := res.Scan(&r.Position, &eventID, &stream, &r.Version, &r.Type, &data, &metadata, &r.RecordedAt); err != nil {
+					return err
+				}
+				r.EventID, r.StreamID, r.Data, r.Metadata = uuidText(eventID), uuidText(stream), jsonText(data), jsonText(metadata)
+				rows = append(rows, r)
+			}
+			return res.Err()
+		})
+	} else {
+		err = s.db.WithContext(ctx).Where("stream_id = ?", uuidText(streamID)).Order("version").Find(&rows).Error
+	}
 	if err != nil {
 		return nil, fmt.Errorf("load stream %s: %w", streamID, translate(ctx, err))
 	}

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/stdlib"
 	"gorm.io/gorm"
 
 	"invoices/domain/invoice"
@@ -91,25 +90,6 @@ func (s *pgInvoiceScanner) scan(row pgx.Row) (ports.InvoiceView, error) {
 	return v, nil
 }
 
-// withPgx runs fn on one of the pool's connections as the pgx connection it
-// is. pgx scans binary columns straight into Go values, where database/sql
-// first converts each into a driver.Value and then converts that again:
-// about half the CPU of a 100-invoice page on PostgreSQL.
-func (m *ReadModel) withPgx(ctx context.Context, fn func(*pgx.Conn) error) error {
-	conn, err := m.pool.Conn(ctx)
-	if err != nil {
-		return err
-	}
-	defer func() { _ = conn.Close() }()
-	return conn.Raw(func(dc any) error {
-		c, ok := dc.(*stdlib.Conn)
-		if !ok {
-			return fmt.Errorf("read database driver connection is %T, not pgx", dc)
-		}
-		return fn(c.Conn())
-	})
-}
-
 // scanInvoice reads one row selected with invoiceColumns.
 func scanInvoice(scan func(dest ...any) error) (ports.InvoiceView, error) {
 	var r invoiceRow
@@ -164,7 +144,7 @@ func (m *ReadModel) GetInvoice(ctx context.Context, id string) (ports.InvoiceVie
 	var v ports.InvoiceView
 	var err error
 	if m.pg {
-		err = m.withPgx(ctx, func(c *pgx.Conn) error {
+		err = withPgx(ctx, m.pool, func(c *pgx.Conn) error {
 			v, err = newPgInvoiceScanner().scan(c.QueryRow(ctx, m.getSQL, uuidText(id)))
 			return err
 		})
@@ -191,7 +171,7 @@ func (m *ReadModel) ListInvoices(ctx context.Context, p ports.ListParams) ([]por
 	out := make([]ports.InvoiceView, 0, min(max(p.Limit, 0), 1024))
 	var err error
 	if m.pg {
-		err = m.withPgx(ctx, func(c *pgx.Conn) error {
+		err = withPgx(ctx, m.pool, func(c *pgx.Conn) error {
 			rows, err := c.Query(ctx, query, args...)
 			if err != nil {
 				return err
