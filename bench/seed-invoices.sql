@@ -21,4 +21,3 @@ FROM generate_series(1, :n) AS g, LATERAL (SELECT md5('bench-seed-invoice-' || g
 UPDATE event_store_head SET position = :head + :n WHERE id = 1;
 SELECT pg_notify('invoices_events', (:head + :n)::text);
 COMMIT;
-ANALYZE events;
