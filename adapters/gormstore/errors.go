@@ -73,3 +73,10 @@ func unavailableSQLState(code string) bool {
 	}
 	return strings.HasPrefix(code, "08")
 }
+
+// isUniqueViolation reports whether err is PostgreSQL's unique_violation,
+// as the pipelined append (which bypasses GORM's error translation) gets it.
+func isUniqueViolation(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "23505"
+}

@@ -229,11 +229,16 @@ func (s *EventStore) commit(batch []*appendRequest) {
 	defer cancel()
 	var outcomes []appendOutcome
 	var rows []eventRow
-	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		var err error
-		outcomes, rows, err = appendTx(tx, live, s.now(), s.id)
-		return err
-	})
+	var err error
+	if s.pool != nil {
+		outcomes, rows, err = s.pgAppend(ctx, live)
+	} else {
+		err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+			var err error
+			outcomes, rows, err = appendTx(tx, live, s.now(), s.id)
+			return err
+		})
+	}
 	if err == nil {
 		// Committed: these rows are what the database holds at their
 		// positions. (recorded only fails on metadata this store did not
@@ -253,7 +258,7 @@ func (s *EventStore) commit(batch []*appendRequest) {
 		}
 		return
 	}
-	if errors.Is(err, gorm.ErrDuplicatedKey) {
+	if errors.Is(err, gorm.ErrDuplicatedKey) || isUniqueViolation(err) {
 		// UNIQUE(stream_id, version) backs up the version check.
 		err = ports.ErrConcurrencyConflict
 	}
@@ -276,13 +281,43 @@ func appendTx(tx *gorm.DB, reqs []*appendRequest, now time.Time, from string) ([
 	// Lock the head row before anything else: it serialises appenders, so
 	// the version checks below cannot race and positions are commit-ordered.
 	var head int64
-	if err := tx.Raw(`UPDATE event_store_head SET position = position WHERE id = 1 RETURNING position`).Row().Scan(&head); err != nil {
+	if err := tx.Raw(lockHeadSQL).Row().Scan(&head); err != nil {
 		return nil, nil, fmt.Errorf("lock head: %w", err)
 	}
 	versions, err := streamVersions(tx, reqs)
 	if err != nil {
 		return nil, nil, err
 	}
+	outcomes, rows, pos := planAppend(reqs, head, versions, now)
+	if len(rows) == 0 {
+		return outcomes, nil, nil
+	}
+	if isPostgres(tx) {
+		// The pipelined append's statements (see pgAppend), on this
+		// transaction's connection.
+		conn, ctx := tx.Statement.ConnPool, tx.Statement.Context
+		if _, err := conn.ExecContext(ctx, pgInsertEventsSQL, eventArrays(rows)...); err != nil {
+			return nil, nil, err
+		}
+		if _, err := conn.ExecContext(ctx, pgAdvanceSQL, pos, appendChannel, notification{head: pos, from: from}.payload()); err != nil {
+			return nil, nil, fmt.Errorf("advance head: %w", err)
+		}
+		return outcomes, rows, nil
+	}
+	if err := tx.CreateInBatches(&rows, 1000).Error; err != nil {
+		return nil, nil, err
+	}
+	if err := tx.Exec(`UPDATE event_store_head SET position = ? WHERE id = 1`, pos).Error; err != nil {
+		return nil, nil, fmt.Errorf("advance head: %w", err)
+	}
+	return outcomes, rows, nil
+}
+
+// planAppend decides a batch under the head lock: each request whose stream
+// is at its expected version gets the next positions and versions, in
+// order; the others get a conflict and store nothing. It returns the rows
+// to insert and the new head.
+func planAppend(reqs []*appendRequest, head int64, versions map[string]int, now time.Time) ([]appendOutcome, []eventRow, int64) {
 	outcomes := make([]appendOutcome, len(reqs))
 	var rows []eventRow
 	pos := head
@@ -307,33 +342,32 @@ func appendTx(tx *gorm.DB, reqs []*appendRequest, now time.Time, from string) ([
 		versions[r.streamID] = r.expected + len(r.events)
 		outcomes[i].res = ports.AppendResult{Position: pos, Version: versions[r.streamID]}
 	}
-	if len(rows) == 0 {
-		return outcomes, nil, nil
-	}
-	if err := insertEvents(tx, rows); err != nil {
-		return nil, nil, err
-	}
-	advance, args := `UPDATE event_store_head SET position = ? WHERE id = 1`, []any{pos}
-	if isPostgres(tx) {
-		// Notify every listening process (see Listener) in the same round
-		// trip; PostgreSQL delivers the notification at commit.
-		advance += ` RETURNING pg_notify(?, ?)`
-		args = append(args, appendChannel, notification{head: pos, from: from}.payload())
-	}
-	if err := tx.Exec(advance, args...).Error; err != nil {
-		return nil, nil, fmt.Errorf("advance head: %w", err)
-	}
-	return outcomes, rows, nil
+	return outcomes, rows, pos
 }
 
-// insertEvents inserts a batch's rows: on PostgreSQL with one INSERT ...
-// SELECT FROM unnest(...) of array literals, one statement text for any
-// batch size (prepared once per connection, and no GORM reflection per
-// row); on SQLite as multi-row INSERTs.
-func insertEvents(tx *gorm.DB, rows []eventRow) error {
-	if !isPostgres(tx) {
-		return tx.CreateInBatches(&rows, 1000).Error
-	}
+// The statements of an append. lockHeadSQL runs on both engines; the others
+// are PostgreSQL's, in its own parameter syntax, for pgAppend and appendTx.
+const (
+	lockHeadSQL = `UPDATE event_store_head SET position = position WHERE id = 1 RETURNING position`
+	// One statement text for any batch size, and a per-stream index probe
+	// the planner cannot trade for a scan: pgx prepares each statement once
+	// per connection, and the plan PostgreSQL picked for "stream_id IN ($1,
+	// ...)" while the table was nearly empty was a sequential scan, kept as
+	// the table grew (half of PostgreSQL's CPU in a create run).
+	pgVersionsSQL = `SELECT s.id::text, COALESCE((SELECT MAX(e.version) FROM events e WHERE e.stream_id = s.id), 0)
+		FROM unnest($1::text::uuid[]) AS s(id)`
+	// One INSERT ... SELECT FROM unnest(...) of array literals: one
+	// statement text for any batch size, and no reflection per row.
+	pgInsertEventsSQL = `INSERT INTO events (position, event_id, stream_id, version, type, data, metadata, recorded_at)
+		SELECT * FROM unnest($1::text::bigint[], $2::text::uuid[], $3::text::uuid[], $4::text::bigint[], $5::text::text[],
+			$6::text::jsonb[], $7::text::jsonb[], $8::text::timestamptz[])`
+	// Advancing the head also notifies every listening process (see
+	// Listener); PostgreSQL delivers the notification at commit.
+	pgAdvanceSQL = `UPDATE event_store_head SET position = $1 WHERE id = 1 RETURNING pg_notify($2, $3)`
+)
+
+// eventArrays returns pgInsertEventsSQL's parameters for rows.
+func eventArrays(rows []eventRow) []any {
 	var position, eventID, streamID, version, typ, data, metadata, recordedAt pgArray
 	for i := range rows {
 		r := &rows[i]
@@ -346,16 +380,12 @@ func insertEvents(tx *gorm.DB, rows []eventRow) error {
 		metadata.add(string(r.Metadata))
 		recordedAt.addTime(&r.RecordedAt)
 	}
-	return tx.Exec(`INSERT INTO events (position, event_id, stream_id, version, type, data, metadata, recorded_at)
-		SELECT * FROM unnest(?::text::bigint[], ?::text::uuid[], ?::text::uuid[], ?::text::bigint[], ?::text::text[],
-			?::text::jsonb[], ?::text::jsonb[], ?::text::timestamptz[])`,
-		position.String(), eventID.String(), streamID.String(), version.String(), typ.String(),
-		data.String(), metadata.String(), recordedAt.String()).Error
+	return []any{position.String(), eventID.String(), streamID.String(), version.String(), typ.String(),
+		data.String(), metadata.String(), recordedAt.String()}
 }
 
-// streamVersions returns the current version of every stream in reqs
-// (absent streams are at 0).
-func streamVersions(tx *gorm.DB, reqs []*appendRequest) (map[string]int, error) {
+// streamIDs returns the distinct streams of reqs.
+func streamIDs(reqs []*appendRequest) []string {
 	ids := make([]string, 0, len(reqs))
 	seen := make(map[string]bool, len(reqs))
 	for _, r := range reqs {
@@ -364,21 +394,108 @@ func streamVersions(tx *gorm.DB, reqs []*appendRequest) (map[string]int, error) 
 			ids = append(ids, r.streamID)
 		}
 	}
+	return ids
+}
+
+// pgAppend appends reqs on PostgreSQL in two round trips, where appendTx
+// takes six (BEGIN, lock, versions, insert, advance, COMMIT): pgx sends
+// BEGIN, the head lock and the version check as one pipeline, and once the
+// batch is decided, the insert, the advance and COMMIT as a second. Within a
+// pipeline each statement starts after the previous one finished, so the
+// version check still reads after the lock is held.
+func (s *EventStore) pgAppend(ctx context.Context, reqs []*appendRequest) ([]appendOutcome, []eventRow, error) {
+	var outcomes []appendOutcome
+	var rows []eventRow
+	err := withPgx(ctx, s.pool, func(c *pgx.Conn) (err error) {
+		defer func() {
+			if err != nil && !c.IsClosed() {
+				// A pipeline stops at its first error and leaves the
+				// transaction open (or failed): end it before the
+				// connection goes back to the pool.
+				rctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				defer cancel()
+				if _, rerr := c.Exec(rctx, "ROLLBACK"); rerr != nil {
+					_ = c.Close(rctx) // the pool then discards it
+				}
+			}
+		}()
+		var ids pgArray
+		for _, id := range streamIDs(reqs) {
+			ids.add(id)
+		}
+		first := &pgx.Batch{}
+		first.Queue("BEGIN")
+		first.Queue(lockHeadSQL)
+		first.Queue(pgVersionsSQL, ids.String())
+		var head int64
+		versions := make(map[string]int, len(reqs))
+		err = runBatch(ctx, c, first, func(br pgx.BatchResults) error {
+			if _, err := br.Exec(); err != nil {
+				return fmt.Errorf("begin: %w", err)
+			}
+			if err := br.QueryRow().Scan(&head); err != nil {
+				return fmt.Errorf("lock head: %w", err)
+			}
+			vr, err := br.Query()
+			if err != nil {
+				return fmt.Errorf("read stream versions: %w", err)
+			}
+			var id string
+			var v int
+			_, err = pgx.ForEachRow(vr, []any{&id, &v}, func() error { versions[id] = v; return nil })
+			if err != nil {
+				return fmt.Errorf("read stream versions: %w", err)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		var pos int64
+		outcomes, rows, pos = planAppend(reqs, head, versions, s.now())
+		second := &pgx.Batch{}
+		if len(rows) > 0 {
+			second.Queue(pgInsertEventsSQL, eventArrays(rows)...)
+			second.Queue(pgAdvanceSQL, pos, appendChannel, notification{head: pos, from: s.id}.payload())
+		}
+		second.Queue("COMMIT")
+		return runBatch(ctx, c, second, func(br pgx.BatchResults) error {
+			for range second.Len() {
+				if _, err := br.Exec(); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return outcomes, rows, nil
+}
+
+// runBatch sends b on c, lets read consume its results, and closes them.
+func runBatch(ctx context.Context, c *pgx.Conn, b *pgx.Batch, read func(pgx.BatchResults) error) error {
+	br := c.SendBatch(ctx, b)
+	err := read(br)
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// streamVersions returns the current version of every stream in reqs
+// (absent streams are at 0).
+func streamVersions(tx *gorm.DB, reqs []*appendRequest) (map[string]int, error) {
+	ids := streamIDs(reqs)
 	var rows *sql.Rows
 	var err error
 	if isPostgres(tx) {
-		// One statement text for any batch size, and a per-stream index
-		// probe the planner cannot trade for a scan: pgx prepares each
-		// statement once per connection, and the plan PostgreSQL picked for
-		// "stream_id IN ($1, ...)" while the table was nearly empty was a
-		// sequential scan, kept as the table grew (half of PostgreSQL's CPU
-		// in a create run).
 		var arr pgArray
 		for _, id := range ids {
 			arr.add(id)
 		}
-		rows, err = tx.Raw(`SELECT s.id, COALESCE((SELECT MAX(e.version) FROM events e WHERE e.stream_id = s.id), 0)
-			FROM unnest(?::text::uuid[]) AS s(id)`, arr.String()).Rows()
+		rows, err = tx.Statement.ConnPool.QueryContext(tx.Statement.Context, pgVersionsSQL, arr.String())
 	} else {
 		rows, err = tx.Raw(`SELECT stream_id, MAX(version) FROM events WHERE stream_id IN ? GROUP BY stream_id`, ids).Rows()
 	}
