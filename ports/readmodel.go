@@ -57,8 +57,10 @@ type ProjectionStore interface {
 	Checkpoint(ctx context.Context, projector string) (int64, error)
 	// Project runs apply in one read-database transaction and moves the
 	// checkpoint from from to to. If the checkpoint is no longer at from
-	// (another projector advanced it), nothing is applied and the error is
-	// ErrConcurrencyConflict.
+	// (another projector advanced it), none of apply's changes are stored
+	// and the error is ErrConcurrencyConflict. apply must change the read
+	// model only through tx: an adapter may run it before it has checked
+	// the checkpoint (to send the whole transaction at once).
 	Project(ctx context.Context, projector string, from, to int64, apply func(InvoiceProjectionTx) error) error
 }
 

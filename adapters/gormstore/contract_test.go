@@ -344,10 +344,14 @@ func TestReadModelProjectIsAtomic(t *testing.T) {
 		if err := m.Project(ctx, "p", 0, 1, func(tx ports.InvoiceProjectionTx) error { return tx.InsertInvoice(ctx, v) }); err != nil {
 			t.Fatal(err)
 		}
-		called := false
-		err = m.Project(ctx, "p", 0, 1, func(ports.InvoiceProjectionTx) error { called = true; return nil })
-		if !errors.Is(err, ports.ErrConcurrencyConflict) || called {
-			t.Errorf("stale projection: err = %v, applied = %v; want ErrConcurrencyConflict, not applied", err, called)
+		stale := v
+		stale.ID, stale.Seq = uuid.NewString(), 2
+		err = m.Project(ctx, "p", 0, 1, func(tx ports.InvoiceProjectionTx) error { return tx.InsertInvoice(ctx, stale) })
+		if !errors.Is(err, ports.ErrConcurrencyConflict) {
+			t.Errorf("stale projection: err = %v, want ErrConcurrencyConflict", err)
+		}
+		if _, err := m.GetInvoice(ctx, stale.ID); !errors.Is(err, ports.ErrNotFound) {
+			t.Errorf("a stale projection's row is stored: GetInvoice = %v, want ErrNotFound", err)
 		}
 
 		// Paying a row at the wrong version fails instead of overwriting.

@@ -407,18 +407,7 @@ func (s *EventStore) pgAppend(ctx context.Context, reqs []*appendRequest) ([]app
 	var outcomes []appendOutcome
 	var rows []eventRow
 	err := withPgx(ctx, s.pool, func(c *pgx.Conn) (err error) {
-		defer func() {
-			if err != nil && !c.IsClosed() {
-				// A pipeline stops at its first error and leaves the
-				// transaction open (or failed): end it before the
-				// connection goes back to the pool.
-				rctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-				defer cancel()
-				if _, rerr := c.Exec(rctx, "ROLLBACK"); rerr != nil {
-					_ = c.Close(rctx) // the pool then discards it
-				}
-			}
-		}()
+		defer rollbackOnError(c, &err)
 		var ids pgArray
 		for _, id := range streamIDs(reqs) {
 			ids.add(id)
@@ -472,6 +461,21 @@ func (s *EventStore) pgAppend(ctx context.Context, reqs []*appendRequest) ([]app
 		return nil, nil, err
 	}
 	return outcomes, rows, nil
+}
+
+// rollbackOnError ends the transaction a failed pipeline left open (or
+// aborted: a pipeline stops at its first error) before the connection goes
+// back to the pool; a connection that cannot even do that is closed, and
+// the pool then discards it. Deferred with the caller's named error.
+func rollbackOnError(c *pgx.Conn, err *error) {
+	if *err == nil || c.IsClosed() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, rerr := c.Exec(ctx, "ROLLBACK"); rerr != nil {
+		_ = c.Close(ctx)
+	}
 }
 
 // runBatch sends b on c, lets read consume its results, and closes them.

@@ -240,6 +240,9 @@ func (m *ReadModel) Project(ctx context.Context, projector string, from, to int6
 }
 
 func (m *ReadModel) project(ctx context.Context, projector string, from, to int64, apply func(ports.InvoiceProjectionTx) error) error {
+	if m.pg {
+		return m.pgProject(ctx, projector, from, to, apply)
+	}
 	return m.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		res := tx.Model(&checkpointRow{}).
 			Where("name = ? AND position = ?", projector, from).
@@ -255,6 +258,67 @@ func (m *ReadModel) project(ctx context.Context, projector string, from, to int6
 			return err
 		}
 		return ptx.flush()
+	})
+}
+
+// pgProject is project on PostgreSQL in two round trips instead of five:
+// apply only buffers, so pgx sends BEGIN, the checkpoint's compare-and-set
+// and the batch's INSERT and UPDATE as one pipeline, and COMMIT once their
+// results show the checkpoint was still at from and every paid row matched
+// (ROLLBACK otherwise). The checkpoint still moves first, so a concurrent
+// projector queues on its row lock and then finds it moved.
+func (m *ReadModel) pgProject(ctx context.Context, projector string, from, to int64, apply func(ports.InvoiceProjectionTx) error) error {
+	ptx := &projectionTx{ctx: ctx}
+	if err := apply(ptx); err != nil {
+		return err
+	}
+	return withPgx(ctx, m.pool, func(c *pgx.Conn) (err error) {
+		defer rollbackOnError(c, &err)
+		b := &pgx.Batch{}
+		b.Queue("BEGIN")
+		b.Queue(`UPDATE projection_checkpoints SET position = $1, updated_at = $2 WHERE name = $3 AND position = $4`,
+			to, time.Now().UTC(), projector, from)
+		if len(ptx.pending) > 0 {
+			q, args := pgInsertInvoicesStmt("invoices", ptx.pending)
+			b.Queue(q, args...)
+		}
+		if len(ptx.paid) > 0 {
+			q, args := pgMarkPaidStmt("invoices", ptx.paid)
+			b.Queue(q, args...)
+		}
+		err = runBatch(ctx, c, b, func(br pgx.BatchResults) error {
+			if _, err := br.Exec(); err != nil {
+				return fmt.Errorf("begin: %w", err)
+			}
+			ct, err := br.Exec()
+			if err != nil {
+				return fmt.Errorf("advance checkpoint %s to %d: %w", projector, to, err)
+			}
+			if ct.RowsAffected() != 1 {
+				return fmt.Errorf("checkpoint %s is no longer at %d: %w", projector, from, ports.ErrConcurrencyConflict)
+			}
+			if len(ptx.pending) > 0 {
+				if _, err := br.Exec(); err != nil {
+					return fmt.Errorf("insert %d invoices (first %s): %w", len(ptx.pending), ptx.pending[0].ID, err)
+				}
+			}
+			if len(ptx.paid) > 0 {
+				ct, err := br.Exec()
+				if err != nil {
+					return fmt.Errorf("mark %d invoices paid (first %s): %w", len(ptx.paid), ptx.paid[0].ID, err)
+				}
+				if ct.RowsAffected() != int64(len(ptx.paid)) {
+					return fmt.Errorf("mark %d invoices paid (first %s): only %d rows were at the version before their event",
+						len(ptx.paid), ptx.paid[0].ID, ct.RowsAffected())
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		_, err = c.Exec(ctx, "COMMIT")
+		return err
 	})
 }
 

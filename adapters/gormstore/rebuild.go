@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
@@ -210,10 +211,18 @@ func (r *Rebuild) insert(tx *gorm.DB, views []ports.InvoiceView) error {
 	return nil
 }
 
-// pgInsertInvoices inserts views into table with one INSERT ... SELECT FROM
-// unnest(...), one array literal per column: the same short statement text
-// for any number of rows, so pgx prepares it once per connection.
+// pgInsertInvoices inserts views into table with pgInsertInvoicesStmt, on
+// tx's connection.
 func pgInsertInvoices(tx *gorm.DB, table string, views []ports.InvoiceView) error {
+	q, args := pgInsertInvoicesStmt(table, views)
+	_, err := tx.Statement.ConnPool.ExecContext(tx.Statement.Context, q, args...)
+	return err
+}
+
+// pgInsertInvoicesStmt is one INSERT ... SELECT FROM unnest(...) of views
+// into table, one array literal per column: the same short statement text
+// for any number of rows, so pgx prepares it once per connection.
+func pgInsertInvoicesStmt(table string, views []ports.InvoiceView) (string, []any) {
 	var id, seq, customer, amount, status, version, created, updated, paid pgArray
 	for _, v := range views {
 		id.add(v.ID)
@@ -226,12 +235,15 @@ func pgInsertInvoices(tx *gorm.DB, table string, views []ports.InvoiceView) erro
 		updated.addTime(&v.UpdatedAt)
 		paid.addTime(v.PaidAt)
 	}
-	q := `INSERT INTO ? (id, seq, customer_id, amount, status, version, created_at, updated_at, paid_at)
-		SELECT * FROM unnest(?::text::uuid[], ?::text::bigint[], ?::text::text[], ?::text::numeric[], ?::text::text[],
-			?::text::bigint[], ?::text::timestamptz[], ?::text::timestamptz[], ?::text::timestamptz[])`
-	return tx.Exec(q, clause.Table{Name: table}, id.String(), seq.String(), customer.String(), amount.String(),
-		status.String(), version.String(), created.String(), updated.String(), paid.String()).Error
+	q := `INSERT INTO ` + pgTable(table) + ` (id, seq, customer_id, amount, status, version, created_at, updated_at, paid_at)
+		SELECT * FROM unnest($1::text::uuid[], $2::text::bigint[], $3::text::text[], $4::text::numeric[], $5::text::text[],
+			$6::text::bigint[], $7::text::timestamptz[], $8::text::timestamptz[], $9::text::timestamptz[])`
+	return q, []any{id.String(), seq.String(), customer.String(), amount.String(),
+		status.String(), version.String(), created.String(), updated.String(), paid.String()}
 }
+
+// pgTable quotes a table name, schema-qualified or not.
+func pgTable(name string) string { return pgx.Identifier(strings.Split(name, ".")).Sanitize() }
 
 // pay applies payments to rows of earlier batches, each only if its row is
 // at the version before it, as the live projector's MarkInvoicePaid does:
@@ -281,6 +293,16 @@ func (r *Rebuild) pay(tx *gorm.DB, payments []ports.InvoicePayment) error {
 // the table's size when first seen: a hash join over a sequential scan
 // while the read model is small, kept as it grows).
 func pgMarkPaid(tx *gorm.DB, table string, payments []ports.InvoicePayment) (int64, error) {
+	q, args := pgMarkPaidStmt(table, payments)
+	res, err := tx.Statement.ConnPool.ExecContext(tx.Statement.Context, q, args...)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+// pgMarkPaidStmt is pgMarkPaid's statement and parameters.
+func pgMarkPaidStmt(table string, payments []ports.InvoicePayment) (string, []any) {
 	var id, from, version, paidAt pgArray
 	for _, p := range payments {
 		id.add(p.ID)
@@ -288,11 +310,10 @@ func pgMarkPaid(tx *gorm.DB, table string, payments []ports.InvoicePayment) (int
 		version.add(strconv.Itoa(p.Version))
 		paidAt.addTime(&p.PaidAt)
 	}
-	q := `UPDATE ? AS t SET status = ?, version = v.version, paid_at = v.paid_at, updated_at = v.paid_at
-		FROM unnest(?::text::uuid[], ?::text::bigint[], ?::text::bigint[], ?::text::timestamptz[]) AS v(id, from_version, version, paid_at)
+	q := `UPDATE ` + pgTable(table) + ` AS t SET status = $1, version = v.version, paid_at = v.paid_at, updated_at = v.paid_at
+		FROM unnest($2::text::uuid[], $3::text::bigint[], $4::text::bigint[], $5::text::timestamptz[]) AS v(id, from_version, version, paid_at)
 		WHERE t.id = v.id AND t.version = v.from_version`
-	res := tx.Exec(q, clause.Table{Name: table}, string(invoice.StatusPaid), id.String(), from.String(), version.String(), paidAt.String())
-	return res.RowsAffected, res.Error
+	return q, []any{string(invoice.StatusPaid), id.String(), from.String(), version.String(), paidAt.String()}
 }
 
 // pgArray builds a PostgreSQL array literal ({"a","b",NULL}) element by
