@@ -107,8 +107,8 @@ fi
 	-pid "$pid" -scenarios "$scenarios" "${profile[@]}" | tee "$work/results.txt"
 
 echo
-echo "| scenario | rps | ÷ P | p50 | p99 | errors | peak RSS | CPU: service | load generator | PostgreSQL and the rest |"
-echo "|---|---|---|---|---|---|---|---|---|---|"
-awk -v P="$P" 'NR > 1 && NF >= 10 { printf "| %s | %s | %.2f | %s | %s | %s | %s MiB | %s | %s | %s |\n", $1, $2, $2 / P, $3, $4, $5, $7, $8, $9, $10 }' "$work/results.txt"
+echo "| scenario | rps | ÷ P | p50 | p99 | errors | peak RSS | CPU: service | load generator | PostgreSQL and the rest | stolen |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|"
+awk -v P="$P" 'NR > 1 && NF >= 11 { printf "| %s | %s | %.2f | %s | %s | %s | %s MiB | %s | %s | %s | %s |\n", $1, $2, $2 / P, $3, $4, $5, $7, $8, $9, $10, $11 }' "$work/results.txt"
 echo
 echo "bench: goroutines after the run: $(curl -fs "http://127.0.0.1:$port/metrics" | awk '/^go_goroutines /{print $2}')"

@@ -19,14 +19,17 @@ const clockTick = 100
 // the fields stay zero.
 type usage struct {
 	service, loadgen, other float64 // cores
-	peakRSS                 int64   // bytes
+	// steal is CPU the hypervisor gave to other guests: on a shared
+	// machine, the part of the box the scenario never had.
+	steal   float64
+	peakRSS int64 // bytes
 }
 
 // cpuSample is the CPU time, in ticks, of the service, of this process and
 // of the whole box at one moment.
 type cpuSample struct {
-	service, self, box int64
-	at                 time.Time
+	service, self, box, steal int64
+	at                        time.Time
 }
 
 func sampleCPU(pid int) cpuSample {
@@ -34,16 +37,19 @@ func sampleCPU(pid int) cpuSample {
 	if pid > 0 {
 		s.service = procTicks(strconv.Itoa(pid))
 	}
-	// The box's busy time: every field of /proc/stat's "cpu" line but idle
-	// and iowait.
+	// /proc/stat's "cpu" line: user nice system idle iowait irq softirq
+	// steal guest guest_nice. Busy is user, nice, system, irq and softirq
+	// (guest time is already in user); steal is kept apart.
 	if b, err := os.ReadFile("/proc/stat"); err == nil {
 		line, _, _ := strings.Cut(string(b), "\n")
 		for i, f := range strings.Fields(line)[1:] {
-			if i == 3 || i == 4 || i >= 8 { // idle, iowait, guest (already in user)
-				continue
-			}
 			n, _ := strconv.ParseInt(f, 10, 64)
-			s.box += n
+			switch i {
+			case 0, 1, 2, 5, 6:
+				s.box += n
+			case 7:
+				s.steal += n
+			}
 		}
 	}
 	return s
@@ -76,6 +82,7 @@ func (a cpuSample) to(b cpuSample) usage {
 		loadgen: float64(b.self-a.self) / secs,
 	}
 	u.other = max(0, float64(b.box-a.box)/secs-u.service-u.loadgen)
+	u.steal = float64(b.steal-a.steal) / secs
 	return u
 }
 
