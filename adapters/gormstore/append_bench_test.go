@@ -34,14 +34,7 @@ var benchWriters = []int{1, 8, 32}
 const benchPoolSize = 40
 
 func BenchmarkAppend(b *testing.B) {
-	engines := []struct {
-		name   string
-		engine func(b *testing.B) storetest.Engine
-	}{
-		{"sqlite", func(*testing.B) storetest.Engine { return storetest.SQLite() }},
-		{"postgres", benchPostgres},
-	}
-	for _, eng := range engines {
+	for _, eng := range benchEngines {
 		b.Run(eng.name, func(b *testing.B) {
 			e := eng.engine(b)
 			for _, writers := range benchWriters {
@@ -105,6 +98,16 @@ func BenchmarkAppendBaselineBigserial(b *testing.B) {
 }
 
 // benchPostgres returns the PostgreSQL engine or skips the benchmark.
+// benchEngines are the engines every store benchmark runs on; PostgreSQL's
+// skips without TEST_POSTGRES_URL.
+var benchEngines = []struct {
+	name   string
+	engine func(b *testing.B) storetest.Engine
+}{
+	{"sqlite", func(*testing.B) storetest.Engine { return storetest.SQLite() }},
+	{"postgres", benchPostgres},
+}
+
 func benchPostgres(b *testing.B) storetest.Engine {
 	b.Helper()
 	e, ok := storetest.Postgres()

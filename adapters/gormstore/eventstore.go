@@ -95,7 +95,8 @@ type appendRequest struct {
 	streamID string
 	expected int
 	events   []ports.NewEvent
-	meta     []byte
+	md       ports.Metadata
+	meta     []byte // md as stored
 	done     chan appendOutcome
 }
 
@@ -170,7 +171,7 @@ func (s *EventStore) Append(ctx context.Context, streamID string, expectedVersio
 		return ports.AppendResult{}, fmt.Errorf("append: metadata: %w", err)
 	}
 	s.start.Do(func() { go s.writer() })
-	req := &appendRequest{ctx: ctx, streamID: streamID, expected: expectedVersion, events: events, meta: meta, done: make(chan appendOutcome, 1)}
+	req := &appendRequest{ctx: ctx, streamID: streamID, expected: expectedVersion, events: events, md: md, meta: meta, done: make(chan appendOutcome, 1)}
 	select {
 	case s.queue <- req:
 	case <-s.stop:
@@ -241,11 +242,8 @@ func (s *EventStore) commit(batch []*appendRequest) {
 	}
 	if err == nil {
 		// Committed: these rows are what the database holds at their
-		// positions. (recorded only fails on metadata this store did not
-		// write; then the projector reads them back instead.)
-		if events, rerr := recorded(rows); rerr == nil {
-			s.recent.add(events)
-		}
+		// positions.
+		s.recent.add(committed(live, outcomes, rows))
 		if fn := s.onCommit.Load(); fn != nil && len(rows) > 0 {
 			(*fn)(rows[len(rows)-1].Position)
 		}
@@ -384,6 +382,15 @@ func eventArrays(rows []eventRow) []any {
 		data.String(), metadata.String(), recordedAt.String()}
 }
 
+// streamIDArray is pgVersionsSQL's parameter: the distinct streams of reqs.
+func streamIDArray(reqs []*appendRequest) string {
+	var arr pgArray
+	for _, id := range streamIDs(reqs) {
+		arr.add(id)
+	}
+	return arr.String()
+}
+
 // streamIDs returns the distinct streams of reqs.
 func streamIDs(reqs []*appendRequest) []string {
 	ids := make([]string, 0, len(reqs))
@@ -408,14 +415,10 @@ func (s *EventStore) pgAppend(ctx context.Context, reqs []*appendRequest) ([]app
 	var rows []eventRow
 	err := withPgx(ctx, s.pool, func(c *pgx.Conn) (err error) {
 		defer rollbackOnError(c, &err)
-		var ids pgArray
-		for _, id := range streamIDs(reqs) {
-			ids.add(id)
-		}
 		first := &pgx.Batch{}
 		first.Queue("BEGIN")
 		first.Queue(lockHeadSQL)
-		first.Queue(pgVersionsSQL, ids.String())
+		first.Queue(pgVersionsSQL, streamIDArray(reqs))
 		var head int64
 		versions := make(map[string]int, len(reqs))
 		err = runBatch(ctx, c, first, func(br pgx.BatchResults) error {
@@ -491,23 +494,18 @@ func runBatch(ctx context.Context, c *pgx.Conn, b *pgx.Batch, read func(pgx.Batc
 // streamVersions returns the current version of every stream in reqs
 // (absent streams are at 0).
 func streamVersions(tx *gorm.DB, reqs []*appendRequest) (map[string]int, error) {
-	ids := streamIDs(reqs)
 	var rows *sql.Rows
 	var err error
 	if isPostgres(tx) {
-		var arr pgArray
-		for _, id := range ids {
-			arr.add(id)
-		}
-		rows, err = tx.Statement.ConnPool.QueryContext(tx.Statement.Context, pgVersionsSQL, arr.String())
+		rows, err = tx.Statement.ConnPool.QueryContext(tx.Statement.Context, pgVersionsSQL, streamIDArray(reqs))
 	} else {
-		rows, err = tx.Raw(`SELECT stream_id, MAX(version) FROM events WHERE stream_id IN ? GROUP BY stream_id`, ids).Rows()
+		rows, err = tx.Raw(`SELECT stream_id, MAX(version) FROM events WHERE stream_id IN ? GROUP BY stream_id`, streamIDs(reqs)).Rows()
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read stream versions: %w", err)
 	}
 	defer func() { _ = rows.Close() }()
-	versions := make(map[string]int, len(ids))
+	versions := make(map[string]int, len(reqs))
 	for rows.Next() {
 		var id uuidText
 		var v int
@@ -596,16 +594,37 @@ func recorded(rows []eventRow) ([]ports.RecordedEvent, error) {
 		if err := json.Unmarshal(r.Metadata, &md); err != nil {
 			return nil, fmt.Errorf("event %d: metadata: %w", r.Position, err)
 		}
-		out[i] = ports.RecordedEvent{
-			Position:   r.Position,
-			ID:         string(r.EventID),
-			StreamID:   string(r.StreamID),
-			Version:    r.Version,
-			Type:       r.Type,
-			Data:       r.Data,
-			Metadata:   ports.Metadata(md),
-			RecordedAt: r.RecordedAt.UTC(),
-		}
+		out[i] = r.recorded(ports.Metadata(md))
 	}
 	return out, nil
+}
+
+// committed returns the events of a committed batch: rows as planAppend
+// made them, in request order, with each request's metadata as given
+// rather than decoded back from the JSON written for it.
+func committed(reqs []*appendRequest, outcomes []appendOutcome, rows []eventRow) []ports.RecordedEvent {
+	out := make([]ports.RecordedEvent, 0, len(rows))
+	for i, r := range reqs {
+		if outcomes[i].err != nil {
+			continue // stored nothing
+		}
+		for range r.events {
+			out = append(out, rows[len(out)].recorded(r.md))
+		}
+	}
+	return out
+}
+
+// recorded is the row as the port returns it.
+func (r eventRow) recorded(md ports.Metadata) ports.RecordedEvent {
+	return ports.RecordedEvent{
+		Position:   r.Position,
+		ID:         string(r.EventID),
+		StreamID:   string(r.StreamID),
+		Version:    r.Version,
+		Type:       r.Type,
+		Data:       r.Data,
+		Metadata:   md,
+		RecordedAt: r.RecordedAt.UTC(),
+	}
 }

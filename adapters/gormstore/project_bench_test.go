@@ -31,14 +31,7 @@ const projectBenchBatch = 500
 const projectBenchName = "bench"
 
 func BenchmarkReadModelProject(b *testing.B) {
-	engines := []struct {
-		name   string
-		engine func(b *testing.B) storetest.Engine
-	}{
-		{"sqlite", func(*testing.B) storetest.Engine { return storetest.SQLite() }},
-		{"postgres", benchPostgres},
-	}
-	for _, eng := range engines {
+	for _, eng := range benchEngines {
 		b.Run(eng.name, func(b *testing.B) {
 			e := eng.engine(b)
 			b.Run("insert", func(b *testing.B) { benchProject(b, e, false) })

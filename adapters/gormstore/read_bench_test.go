@@ -22,14 +22,7 @@ import (
 const readBenchRows = 5000
 
 func BenchmarkReadModelRead(b *testing.B) {
-	engines := []struct {
-		name   string
-		engine func(b *testing.B) storetest.Engine
-	}{
-		{"sqlite", func(*testing.B) storetest.Engine { return storetest.SQLite() }},
-		{"postgres", benchPostgres},
-	}
-	for _, eng := range engines {
+	for _, eng := range benchEngines {
 		b.Run(eng.name, func(b *testing.B) {
 			ctx := context.Background()
 			m := storetest.Must(NewReadModel(ctx, openBenchDB(b, eng.engine(b), "read_bench")))(b)

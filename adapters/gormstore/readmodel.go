@@ -341,8 +341,9 @@ func (p *projectionTx) InsertInvoice(_ context.Context, v ports.InvoiceView) err
 	return nil
 }
 
-// flush writes the buffered changes: new rows first, so an invoice created
-// and paid in one batch exists before its update.
+// flush writes the buffered changes on SQLite (pgProject sends them on
+// PostgreSQL): new rows first, so an invoice created and paid in one batch
+// exists before its update.
 func (p *projectionTx) flush() error {
 	if err := p.flushInserts(); err != nil {
 		return err
@@ -353,7 +354,7 @@ func (p *projectionTx) flush() error {
 // sqliteProjectChunk is the rows per live-projection INSERT on SQLite. Its
 // driver matches each placeholder against every argument (quadratic in the
 // statement's size: 43% of a 500-row batch's CPU), so it gets small
-// statements; PostgreSQL gets one unnest INSERT per batch (pgInsertInvoices).
+// statements; PostgreSQL gets one unnest INSERT per batch (pgProject).
 const sqliteProjectChunk = 50
 
 func (p *projectionTx) flushInserts() error {
@@ -362,18 +363,11 @@ func (p *projectionTx) flushInserts() error {
 	}
 	views := p.pending
 	p.pending = nil
-	tx := p.tx.WithContext(p.ctx)
-	var err error
-	if isPostgres(tx) {
-		err = pgInsertInvoices(tx, "invoices", views)
-	} else {
-		rows := make([]invoiceRow, len(views))
-		for i, v := range views {
-			rows[i] = newInvoiceRow(v)
-		}
-		err = tx.CreateInBatches(&rows, sqliteProjectChunk).Error
+	rows := make([]invoiceRow, len(views))
+	for i, v := range views {
+		rows[i] = newInvoiceRow(v)
 	}
-	if err != nil {
+	if err := p.tx.WithContext(p.ctx).CreateInBatches(&rows, sqliteProjectChunk).Error; err != nil {
 		return fmt.Errorf("insert %d invoices (first %s): %w", len(views), views[0].ID, err)
 	}
 	return nil
@@ -403,34 +397,25 @@ func (p *projectionTx) flushPaid() error {
 	}
 	updates := p.paid
 	p.paid, p.paidIDs = nil, nil
-	var matched int64
-	if isPostgres(p.tx) {
-		var err error
-		if matched, err = pgMarkPaid(p.tx.WithContext(p.ctx), "invoices", updates); err != nil {
-			return fmt.Errorf("mark %d invoices paid (first %s): %w", len(updates), updates[0].ID, err)
+	// SQLite compares as stored, and plans per statement.
+	var sql strings.Builder
+	sql.WriteString("WITH v(id, from_version, version, paid_at) AS (VALUES ")
+	var args []any
+	for i, u := range updates {
+		if i > 0 {
+			sql.WriteString(", ")
 		}
-	} else {
-		// SQLite compares as stored, and plans per statement.
-		var sql strings.Builder
-		sql.WriteString("WITH v(id, from_version, version, paid_at) AS (VALUES ")
-		var args []any
-		for i, u := range updates {
-			if i > 0 {
-				sql.WriteString(", ")
-			}
-			sql.WriteString("(?, ?, ?, ?)")
-			args = append(args, uuidText(u.ID), u.FromVersion, u.Version, u.PaidAt)
-		}
-		sql.WriteString(") UPDATE invoices SET status = ?, paid_at = v.paid_at, updated_at = v.paid_at, version = v.version" +
-			" FROM v WHERE invoices.id = v.id AND invoices.version = v.from_version")
-		args = append(args, string(invoice.StatusPaid))
-		res := p.tx.WithContext(p.ctx).Exec(sql.String(), args...)
-		if res.Error != nil {
-			return fmt.Errorf("mark %d invoices paid (first %s): %w", len(updates), updates[0].ID, res.Error)
-		}
-		matched = res.RowsAffected
+		sql.WriteString("(?, ?, ?, ?)")
+		args = append(args, uuidText(u.ID), u.FromVersion, u.Version, u.PaidAt)
 	}
-	if matched != int64(len(updates)) {
+	sql.WriteString(") UPDATE invoices SET status = ?, paid_at = v.paid_at, updated_at = v.paid_at, version = v.version" +
+		" FROM v WHERE invoices.id = v.id AND invoices.version = v.from_version")
+	args = append(args, string(invoice.StatusPaid))
+	res := p.tx.WithContext(p.ctx).Exec(sql.String(), args...)
+	if res.Error != nil {
+		return fmt.Errorf("mark %d invoices paid (first %s): %w", len(updates), updates[0].ID, res.Error)
+	}
+	if matched := res.RowsAffected; matched != int64(len(updates)) {
 		return fmt.Errorf("mark %d invoices paid (first %s): only %d rows were at the version before their event",
 			len(updates), updates[0].ID, matched)
 	}
