@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -9,8 +8,8 @@ import (
 	"github.com/gin-gonic/gin"
 	"go.uber.org/zap"
 
+	"invoices/app/outcome"
 	"invoices/domain/invoice"
-	"invoices/ports"
 )
 
 // Problem is an RFC 9457 problem document, the body of every error response.
@@ -63,7 +62,7 @@ func newProblem(status int, typ, title, detail string) *problemError {
 const maxFieldErrors = 20
 
 func validationProblem(fields []FieldError) *problemError {
-	p := newProblem(http.StatusBadRequest, typeValidation, "Invalid request", "")
+	p := &problemError{classProblems[outcome.Validation]}
 	p.p.Detail = fields[0].Field + " " + fields[0].Message
 	switch {
 	case len(fields) > maxFieldErrors:
@@ -84,7 +83,7 @@ func writeError(c *gin.Context, log *zap.Logger, err error) {
 		// An outage is expected to pass and is visible in readiness and
 		// metrics: a warning per request, not an error.
 		level := zap.ErrorLevel
-		if errors.Is(err, ports.ErrUnavailable) {
+		if outcome.Classify(err) == outcome.Unavailable {
 			level = zap.WarnLevel
 		}
 		log.Log(level, "request failed",
@@ -96,39 +95,47 @@ func writeError(c *gin.Context, log *zap.Logger, err error) {
 	writeProblem(c, p)
 }
 
+// classProblems is the problem each error class answers with; OK, never
+// an error, has none. A validation problem starts from its entry and lists
+// the invalid fields (validationProblem).
+var classProblems = map[outcome.Class]Problem{
+	outcome.Validation:  {Type: typeValidation, Title: "Invalid request", Status: http.StatusBadRequest},
+	outcome.NotFound:    {Type: typeNotFound, Title: "Not found", Status: http.StatusNotFound, Detail: "no invoice has this id"},
+	outcome.AlreadyPaid: {Type: typeAlreadyPaid, Title: "Invoice already paid", Status: http.StatusConflict, Detail: "the invoice is already paid"},
+	outcome.Conflict: {Type: typeConflict, Title: "Conflict", Status: http.StatusConflict,
+		Detail: "the invoice was changed concurrently; retry the request"},
+	outcome.Unavailable: {Type: typeUnavailable, Title: "Service unavailable", Status: http.StatusServiceUnavailable,
+		Detail: "a database is unreachable; retry shortly"},
+	outcome.Interrupted: {Type: typeUnavailable, Title: "Service unavailable", Status: http.StatusServiceUnavailable,
+		Detail: "the request did not complete in time; retry it"},
+	outcome.Internal: {Type: typeInternal, Title: "Internal server error", Status: http.StatusInternalServerError,
+		Detail: "an unexpected error occurred; the request id identifies it in the server log"},
+}
+
+// problemFor answers err with the problem of its outcome.Classify class,
+// unless err already knows its answer (a *problemError from decoding).
 func problemFor(err error) Problem {
 	var pe *problemError
 	if errors.As(err, &pe) {
 		return pe.p
 	}
-	if fields := validationErrors(err); len(fields) > 0 {
-		return validationProblem(fields).p
-	}
-	switch {
-	case errors.Is(err, ports.ErrNotFound):
-		return Problem{Type: typeNotFound, Title: "Not found", Status: http.StatusNotFound, Detail: "no invoice has this id"}
-	case errors.Is(err, invoice.ErrAlreadyPaid):
-		return Problem{Type: typeAlreadyPaid, Title: "Invoice already paid", Status: http.StatusConflict, Detail: "the invoice is already paid"}
-	case errors.Is(err, ports.ErrConcurrencyConflict):
-		return Problem{Type: typeConflict, Title: "Conflict", Status: http.StatusConflict,
-			Detail: "the invoice was changed concurrently; retry the request"}
-	case errors.Is(err, ports.ErrUnavailable):
-		// Checked before the context case: a store call that timed out is
-		// reported as the outage it most likely is.
-		return Problem{Type: typeUnavailable, Title: "Service unavailable", Status: http.StatusServiceUnavailable,
-			Detail: "a database is unreachable; retry shortly"}
-	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
-		return Problem{Type: typeUnavailable, Title: "Service unavailable", Status: http.StatusServiceUnavailable,
-			Detail: "the request did not complete in time; retry it"}
-	default:
+	class := outcome.Classify(err)
+	if class == outcome.Validation {
+		// List every invalid field, not only the first one Classify found.
+		if fields := validationErrors(err); len(fields) > 0 {
+			return validationProblem(fields).p
+		}
+		// Only a ValidationError hidden behind a custom As method reaches
+		// here: with no field to name, it is answered as a bug.
 		return internalProblem()
 	}
+	if p, ok := classProblems[class]; ok {
+		return p
+	}
+	return internalProblem()
 }
 
-func internalProblem() Problem {
-	return Problem{Type: typeInternal, Title: "Internal server error", Status: http.StatusInternalServerError,
-		Detail: "an unexpected error occurred; the request id identifies it in the server log"}
-}
+func internalProblem() Problem { return classProblems[outcome.Internal] }
 
 // validationErrors collects every *invoice.ValidationError in err's tree
 // (the domain joins one per invalid field).
@@ -136,17 +143,24 @@ func validationErrors(err error) []FieldError {
 	var out []FieldError
 	var walk func(error)
 	walk = func(e error) {
-		// errors.As stops at the first match; walk errors.Join's branches to
-		// collect them all.
-		if joined, ok := e.(interface{ Unwrap() []error }); ok { //nolint:errorlint // deliberate: one node at a time
-			for _, inner := range joined.Unwrap() {
+		// errors.As stops at the first match; walk the tree one node at a
+		// time to collect them all, through wrappers too, so a handler that
+		// adds context to the domain's joined errors loses no field.
+		switch node := e.(type) { //nolint:errorlint // deliberate: one node at a time
+		case *invoice.ValidationError:
+			out = append(out, FieldError{Field: node.Field, Message: node.Reason})
+		case interface{ Unwrap() []error }:
+			for _, inner := range node.Unwrap() {
 				walk(inner)
 			}
-			return
-		}
-		var ve *invoice.ValidationError
-		if errors.As(e, &ve) {
-			out = append(out, FieldError{Field: ve.Field, Message: ve.Reason})
+		case interface{ Unwrap() error }:
+			walk(node.Unwrap())
+		default:
+			// A leaf may still match through its own As method.
+			var ve *invoice.ValidationError
+			if errors.As(e, &ve) {
+				out = append(out, FieldError{Field: ve.Field, Message: ve.Reason})
+			}
 		}
 	}
 	walk(err)

@@ -7,7 +7,7 @@ import (
 
 	"go.uber.org/zap"
 
-	"invoices/domain/invoice"
+	"invoices/app/outcome"
 	"invoices/ports"
 )
 
@@ -84,25 +84,10 @@ type Recorder interface {
 	CommandRetried(command string)
 }
 
-// Outcome classifies a command's error for metrics and logs.
+// Outcome is the metrics label of a command's error: the label of its
+// outcome.Classify class, the same class the HTTP problem is chosen by.
 func Outcome(err error) string {
-	var ve *invoice.ValidationError
-	switch {
-	case err == nil:
-		return "ok"
-	case errors.As(err, &ve):
-		return "validation"
-	case errors.Is(err, ports.ErrNotFound):
-		return "not_found"
-	case errors.Is(err, invoice.ErrAlreadyPaid):
-		return "already_paid"
-	case errors.Is(err, ports.ErrConcurrencyConflict):
-		return "conflict"
-	case errors.Is(err, ports.ErrUnavailable):
-		return "unavailable"
-	default:
-		return "error"
-	}
+	return outcome.Classify(err).Label()
 }
 
 // Observe reports each command's outcome and latency to rec under name.

@@ -71,30 +71,54 @@ func TestListInvoicesAsksForOneMoreThanTheLimit(t *testing.T) {
 	}
 }
 
-func TestListInvoicesDefaultLimitIs100(t *testing.T) {
-	if query.DefaultLimit != 100 {
-		t.Errorf("DefaultLimit = %d, want 100", query.DefaultLimit)
+// The API documents its page sizes (default 100, at most 1000; see the
+// swag annotations of GET /invoices): with more invoices stored than a page
+// holds, a query gets exactly that many and a cursor to the rest. The sizes
+// are literals here, not the constants, so changing a constant fails this
+// test as the documented contract would break.
+func TestListInvoicesDocumentedPageSizes(t *testing.T) {
+	tests := []struct {
+		name     string
+		stored   int
+		limit    int
+		wantSize int
+	}{
+		{name: "no limit is 100", stored: 150, limit: 0, wantSize: 100},
+		{name: "1000 is allowed", stored: 1500, limit: 1000, wantSize: 1000},
 	}
-	if query.MaxLimit != 1000 {
-		t.Errorf("MaxLimit = %d, want 1000", query.MaxLimit)
-	}
-	reader := newMemReader(150)
-	h := query.NewListInvoicesHandler(reader)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := query.NewListInvoicesHandler(newMemReader(tt.stored))
 
-	page, err := h.Handle(context.Background(), query.ListInvoices{})
+			first, err := h.Handle(context.Background(), query.ListInvoices{Limit: tt.limit})
+			if err != nil {
+				t.Fatalf("Handle(limit %d) error = %v, want nil", tt.limit, err)
+			}
+			if got := len(first.Items); got != tt.wantSize {
+				t.Errorf("len(Items) = %d, want %d", got, tt.wantSize)
+			}
+			if first.NextCursor == "" {
+				t.Fatalf("NextCursor is empty, want a cursor: %d of %d invoices remain", tt.stored-len(first.Items), tt.stored)
+			}
 
-	if err != nil {
-		t.Fatalf("Handle() error = %v, want nil", err)
+			// The same query with the cursor returns the rest, ending the walk.
+			rest, err := h.Handle(context.Background(), query.ListInvoices{Limit: tt.limit, Cursor: first.NextCursor})
+			if err != nil {
+				t.Fatalf("Handle(NextCursor) error = %v, want nil", err)
+			}
+			if got, want := len(rest.Items), tt.stored-tt.wantSize; got != want {
+				t.Errorf("second page: len(Items) = %d, want %d", got, want)
+			}
+			if rest.NextCursor != "" {
+				t.Errorf("second page: NextCursor = %q, want none: no invoice remains", rest.NextCursor)
+			}
+		})
 	}
-	if diff := cmp.Diff([]ports.ListParams{{Limit: 101}}, reader.listCalls()); diff != "" {
-		t.Errorf("reader calls mismatch (-want +got):\n%s", diff)
-	}
-	if got := len(page.Items); got != 100 {
-		t.Errorf("len(Items) = %d, want 100", got)
-	}
-	if page.NextCursor == "" {
-		t.Errorf("NextCursor is empty, want a cursor: 50 invoices remain")
-	}
+
+	t.Run("1001 is rejected", func(t *testing.T) {
+		_, err := query.NewListInvoicesHandler(newMemReader(3)).Handle(context.Background(), query.ListInvoices{Limit: 1001})
+		requireValidationError(t, err, "limit")
+	})
 }
 
 func TestListInvoicesRejectsLimitOutOfRange(t *testing.T) {

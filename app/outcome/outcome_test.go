@@ -1,0 +1,61 @@
+package outcome
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+
+	"invoices/domain/invoice"
+	"invoices/ports"
+)
+
+func TestClassify(t *testing.T) {
+	tests := []struct {
+		name string
+		err  error
+		want Class
+	}{
+		{"nil", nil, OK},
+		{"one invalid field", &invoice.ValidationError{Field: "amount", Reason: "x"}, Validation},
+		{"joined invalid fields", errors.Join(&invoice.ValidationError{Field: "amount", Reason: "x"}, &invoice.ValidationError{Field: "customerId", Reason: "y"}), Validation},
+		{"wrapped not found", fmt.Errorf("load: %w", ports.ErrNotFound), NotFound},
+		{"already paid", invoice.ErrAlreadyPaid, AlreadyPaid},
+		{"wrapped conflict", fmt.Errorf("append: %w", ports.ErrConcurrencyConflict), Conflict},
+		{"unavailable", fmt.Errorf("%w: connection refused", ports.ErrUnavailable), Unavailable},
+		{"deadline", fmt.Errorf("append: %w", context.DeadlineExceeded), Interrupted},
+		{"canceled", context.Canceled, Interrupted},
+		{"other", errors.New("disk on fire"), Internal},
+		// Precedence, for errors that wrap more than one sentinel.
+		{"validation before not found", errors.Join(ports.ErrNotFound, &invoice.ValidationError{Field: "id", Reason: "x"}), Validation},
+		{"unavailable before deadline", fmt.Errorf("%w: %w", ports.ErrUnavailable, context.DeadlineExceeded), Unavailable},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := Classify(tt.err); got != tt.want {
+				t.Errorf("Classify(%v) = %d, want %d", tt.err, got, tt.want)
+			}
+		})
+	}
+}
+
+// Callers cover every class by ranging from OK to Internal; a class added
+// after Internal would silently fall outside their loops.
+func TestInternalIsTheLastClass(t *testing.T) {
+	if Internal != numClasses-1 {
+		t.Errorf("Internal = %d, want the last class, %d", Internal, numClasses-1)
+	}
+}
+
+func TestEveryClassHasALabel(t *testing.T) {
+	for c := range numClasses {
+		if c.Label() == "" {
+			t.Errorf("class %d has no label", c)
+		}
+	}
+	for _, c := range []Class{-1, numClasses} {
+		if got, want := c.Label(), Internal.Label(); got != want {
+			t.Errorf("Class(%d).Label() = %q, want Internal's %q", c, got, want)
+		}
+	}
+}
