@@ -13,11 +13,13 @@ import (
 	"time"
 
 	"github.com/mattn/go-isatty"
+	"go.uber.org/zap"
 
-	"invoices/adapters/gormstore"
+	"invoices/adapters/store"
 	"invoices/app"
 	"invoices/app/projection"
 	"invoices/config"
+	"invoices/domain/event"
 )
 
 // projectionsStatus prints each projector's durable checkpoint, the event
@@ -54,36 +56,28 @@ func projectionsStatus(out io.Writer) int {
 }
 
 func storedStatus(ctx context.Context, cfg config.Config) (projection.Status, error) {
-	edb, err := gormstore.Open(ctx, cfg.EventStore)
+	stores, codec, err := openStores(ctx, cfg)
 	if err != nil {
 		return projection.Status{}, err
 	}
-	defer closeQuietly(edb.DB())
-	rdb, err := gormstore.Open(ctx, cfg.ReadDB)
-	if err != nil {
-		return projection.Status{}, err
-	}
-	defer closeQuietly(rdb.DB())
-	events, err := gormstore.NewEventStore(ctx, edb)
-	if err != nil {
-		return projection.Status{}, err
-	}
-	defer events.Close()
-	read, err := gormstore.NewReadModel(ctx, rdb)
-	if err != nil {
-		return projection.Status{}, err
-	}
-	codec, err := app.NewCodec()
-	if err != nil {
-		return projection.Status{}, err
-	}
-	return projection.StoredStatus(ctx, events, read, codec)
+	defer func() { _ = stores.Close() }()
+	return projection.StoredStatus(ctx, stores.Events, stores.Read, codec)
 }
 
-func closeQuietly(db interface{ Close() error }, err error) {
-	if err == nil {
-		_ = db.Close()
+// openStores opens and migrates the configured stores for a command run
+// beside the service, trying each database once, and returns them with the
+// event codec.
+func openStores(ctx context.Context, cfg config.Config) (*store.Stores, *event.Registry, error) {
+	codec, err := app.NewCodec()
+	if err != nil {
+		return nil, nil, err
 	}
+	cfg.EventStore.ConnectTimeout, cfg.ReadDB.ConnectTimeout = 0, 0
+	stores, err := store.OpenStores(ctx, cfg, engineFor(zap.NewNop()), zap.NewNop())
+	if err != nil {
+		return nil, nil, err
+	}
+	return stores, codec, nil
 }
 
 // projectionsRebuild replays the whole event store into a fresh read model
@@ -125,33 +119,14 @@ func projectionsRebuild(args []string, out io.Writer) int {
 
 // rebuild opens the configured stores and runs the rebuild.
 func rebuild(ctx context.Context, cfg config.Config, opts projection.RebuildOptions) (projection.RebuildResult, error) {
-	var res projection.RebuildResult
 	octx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	edb, err := gormstore.Open(octx, cfg.EventStore)
+	stores, codec, err := openStores(octx, cfg)
 	if err != nil {
-		return res, err
+		return projection.RebuildResult{}, err
 	}
-	defer closeQuietly(edb.DB())
-	rdb, err := gormstore.Open(octx, cfg.ReadDB)
-	if err != nil {
-		return res, err
-	}
-	defer closeQuietly(rdb.DB())
-	events, err := gormstore.NewEventStore(octx, edb)
-	if err != nil {
-		return res, err
-	}
-	defer events.Close()
-	read, err := gormstore.NewReadModel(octx, rdb)
-	if err != nil {
-		return res, err
-	}
-	codec, err := app.NewCodec()
-	if err != nil {
-		return res, err
-	}
-	return projection.Rebuild(ctx, events, read, codec, opts)
+	defer func() { _ = stores.Close() }()
+	return projection.Rebuild(ctx, stores.Events, stores.Read, codec, opts)
 }
 
 // isTerminal reports whether w is a terminal.

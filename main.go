@@ -16,7 +16,6 @@ package main
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"net"
 	"net/http"
@@ -30,13 +29,15 @@ import (
 	"go.uber.org/fx"
 	"go.uber.org/fx/fxevent"
 	"go.uber.org/zap"
+	"gorm.io/gorm"
 
-	"invoices/adapters/gormstore"
 	"invoices/adapters/httpapi"
 	"invoices/adapters/prommetrics"
+	"invoices/adapters/store"
+	"invoices/adapters/store/postgres"
+	"invoices/adapters/store/sqlite"
 	"invoices/app"
 	"invoices/app/command"
-	"invoices/app/projection"
 	"invoices/config"
 )
 
@@ -115,44 +116,25 @@ func options(cfg config.Config, log *zap.Logger) []fx.Option {
 		// Leave the HTTP server time to drain before fx gives up on stopping.
 		fx.StopTimeout(cfg.HTTP.ShutdownTimeout + 5*time.Second),
 		config.Module,
-		gormstore.Module,
+		store.Module(engineFor(log)),
 		app.Module,
 		httpapi.Module,
 		metricsOptions(),
-		fx.Invoke(listenForAppends),
 		fx.Invoke(serveDebug),
 	}
 }
 
-// listenForAppends wakes the projector on every append: this process's own
-// as each batch commits, and on PostgreSQL other processes' through their
-// notifications. (SQLite has no other processes.)
-func listenForAppends(lc fx.Lifecycle, cfg config.Config, es *gormstore.EventStore, p *projection.Projector, log *zap.Logger) {
-	es.OnCommit(p.Appended)
-	if cfg.EventStore.Driver != config.Postgres {
-		return
+// engineFor picks each store's engine from its configured driver.
+func engineFor(log *zap.Logger) store.EngineFor {
+	return func(d config.Driver) (store.Engine, error) {
+		switch d {
+		case config.Postgres:
+			return postgres.Engine{Log: log}, nil
+		case config.SQLite:
+			return sqlite.Engine{}, nil
+		}
+		return nil, fmt.Errorf("unsupported driver %q", d)
 	}
-	l := gormstore.NewListener(cfg.EventStore, es.ID(), p.Appended, log)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	lc.Append(fx.Hook{
-		OnStart: func(context.Context) error {
-			go func() {
-				defer close(done)
-				l.Run(ctx)
-			}()
-			return nil
-		},
-		OnStop: func(stopCtx context.Context) error {
-			cancel()
-			select {
-			case <-done:
-				return nil
-			case <-stopCtx.Done():
-				return stopCtx.Err()
-			}
-		},
-	})
 }
 
 // metricsOptions binds the Prometheus adapter to the interfaces the app and
@@ -165,13 +147,13 @@ func metricsOptions() fx.Option {
 			func(m *prommetrics.Metrics) httpapi.Metrics { return m },
 		),
 		fx.Decorate(prommetrics.CountAppends),
-		fx.Invoke(func(m *prommetrics.Metrics, es *gormstore.EventStore, rm *gormstore.ReadModel, a app.Application) error {
-			for name, pool := range map[string]interface{ SQLDB() (*sql.DB, error) }{"event_store": es, "read_db": rm} {
-				db, err := pool.SQLDB()
+		fx.Invoke(func(m *prommetrics.Metrics, s *store.Stores, a app.Application) error {
+			for name, db := range map[string]*gorm.DB{"event_store": s.Events.DB(), "read_db": s.Read.DB()} {
+				pool, err := db.DB()
 				if err != nil {
 					return err
 				}
-				if err := m.RegisterDB(name, db); err != nil {
+				if err := m.RegisterDB(name, pool); err != nil {
 					return err
 				}
 			}

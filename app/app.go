@@ -92,9 +92,14 @@ func NewCodec() (*event.Registry, error) {
 	return event.NewRegistry(invoice.Events()...)
 }
 
-// NewProjector returns the invoice projector, started and stopped with the app.
+// NewProjector returns the invoice projector, started and stopped with the
+// app, and woken by the event store's commit notifications where it has
+// them (otherwise by its poll and by waiting commands alone).
 func NewProjector(lc fx.Lifecycle, events ports.EventStore, store ports.ProjectionStore, codec *event.Registry, cfg config.Projection, log *zap.Logger) *projection.Projector {
 	p := projection.New(events, store, codec, log, projection.Options{BatchSize: cfg.BatchSize, PollInterval: cfg.PollInterval})
+	if n, ok := events.(ports.CommitNotifier); ok {
+		n.NotifyCommits(p.Committed)
+	}
 	lc.Append(fx.StartStopHook(p.Start, p.Stop))
 	return p
 }

@@ -51,14 +51,26 @@ type EventStore interface {
 	// LoadStream returns a stream's events in version order; an unknown
 	// stream yields an empty slice.
 	LoadStream(ctx context.Context, streamID string) ([]RecordedEvent, error)
-	// ReadAll returns at most limit committed events with a position greater
-	// than after, in position order. It may return fewer than limit while
-	// more are stored (an adapter may serve its own latest appends from
-	// memory, stopping where other processes' appends begin): read on from
-	// the last position returned until it returns none.
+	// ReadAll returns the committed events with a position greater than
+	// after, in position order, at most limit of them. Fewer than limit
+	// means there were no more when it read.
 	ReadAll(ctx context.Context, after int64, limit int) ([]RecordedEvent, error)
 	// Head returns the position of the last committed event (0 when empty).
 	Head(ctx context.Context) (int64, error)
 	// Ping checks that the store answers.
 	Ping(ctx context.Context) error
+}
+
+// CommitNotifier is an EventStore's optional way to say that appends have
+// committed, so a reader of the event log (the projector) can read at once
+// instead of polling. The application checks for it once, when it wires
+// the projector.
+type CommitNotifier interface {
+	// NotifyCommits registers fn, called with the head position after each
+	// batch of appends commits, once ReadAll returns its events. Where
+	// other processes append to the same store, fn hears of their commits
+	// too, and is called with 0 (unknown) whenever some may have been
+	// missed. A notification is a hint to read now, never a position to
+	// trust. fn must not block.
+	NotifyCommits(fn func(head int64))
 }

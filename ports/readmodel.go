@@ -39,29 +39,18 @@ type InvoiceReader interface {
 	Ping(ctx context.Context) error
 }
 
-// InvoiceProjectionTx changes the invoice read model inside one projection
-// transaction.
-type InvoiceProjectionTx interface {
-	// InsertInvoice adds a new invoice row.
-	InsertInvoice(ctx context.Context, v InvoiceView) error
-	// MarkInvoicePaid moves an invoice from version-1 to version as paid;
-	// it fails if the row is not at version-1.
-	MarkInvoicePaid(ctx context.Context, id string, version int, paidAt time.Time) error
-}
-
 // ProjectionStore keeps projections durable: a batch of read-model changes
 // and the projector's checkpoint commit together or not at all.
 type ProjectionStore interface {
 	// Checkpoint returns the position a projector has applied up to,
 	// creating it at 0 when new.
 	Checkpoint(ctx context.Context, projector string) (int64, error)
-	// Project runs apply in one read-database transaction and moves the
-	// checkpoint from from to to. If the checkpoint is no longer at from
-	// (another projector advanced it), none of apply's changes are stored
-	// and the error is ErrConcurrencyConflict. apply must change the read
-	// model only through tx: an adapter may run it before it has checked
-	// the checkpoint (to send the whole transaction at once).
-	Project(ctx context.Context, projector string, from, to int64, apply func(InvoiceProjectionTx) error) error
+	// Project writes the changes folded from the events at positions
+	// from+1..to and moves the checkpoint from from to to, in one
+	// read-database transaction. If the checkpoint is no longer at from
+	// (another projector advanced it), nothing is written and the error is
+	// ErrConcurrencyConflict.
+	Project(ctx context.Context, projector string, from, to int64, c InvoiceChanges) error
 }
 
 // InvoicePayment is the net effect of one or more invoice.paid events on an
@@ -77,8 +66,9 @@ type InvoicePayment struct {
 	Position int64
 }
 
-// InvoiceChanges is a batch of events folded into read-model rows, so a
-// rebuild writes each row once per batch rather than once per event.
+// InvoiceChanges is a batch of events folded into read-model rows, so the
+// projector and a rebuild write each row once per batch rather than once
+// per event.
 type InvoiceChanges struct {
 	// Inserts are the invoices created in the batch, in their state at the
 	// end of it (created then paid in one batch is one paid row).

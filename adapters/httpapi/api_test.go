@@ -14,11 +14,10 @@ import (
 	"github.com/google/uuid"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
-	"gorm.io/gorm"
 
-	"invoices/adapters/gormstore"
-	"invoices/adapters/gormstore/storetest"
 	"invoices/adapters/httpapi"
+	"invoices/adapters/store"
+	"invoices/adapters/store/storetest"
 	"invoices/app"
 	"invoices/app/projection"
 	"invoices/config"
@@ -27,7 +26,7 @@ import (
 // testServer is the real gin engine over real stores, without a listener.
 type testServer struct {
 	engine *gin.Engine
-	events *gormstore.EventStore
+	events *store.EventStore
 }
 
 type serverOptions struct {
@@ -43,11 +42,8 @@ func newServer(t testing.TB, e storetest.Engine, opts serverOptions) *testServer
 		opts.rywTimeout = 10 * time.Second
 	}
 	log := zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel))
-	edb := storetest.Must(gormstore.Open(ctx, e.Database(t, "events")))(t)
-	rdb := storetest.Must(gormstore.Open(ctx, e.Database(t, "read")))(t)
-	events := storetest.Must(gormstore.NewEventStore(ctx, edb))(t)
-	t.Cleanup(events.Close)
-	read := storetest.Must(gormstore.NewReadModel(ctx, rdb))(t)
+	events := e.OpenEventStore(t)
+	read := e.OpenReadModel(t)
 	codec := storetest.Must(app.NewCodec())(t)
 	p := projection.New(events, read, codec, log, projection.Options{BatchSize: 500, PollInterval: 50 * time.Millisecond})
 	if !opts.projectorStopped {
@@ -56,13 +52,6 @@ func newServer(t testing.TB, e storetest.Engine, opts serverOptions) *testServer
 		}
 	}
 	// Stop the projector before the databases close (cleanups run LIFO).
-	t.Cleanup(func() {
-		for _, db := range []*gorm.DB{edb, rdb} {
-			if sqlDB, err := db.DB(); err == nil {
-				_ = sqlDB.Close()
-			}
-		}
-	})
 	t.Cleanup(func() { _ = p.Stop(context.Background()) })
 	application := app.New(app.Params{
 		Events: events, Reader: read, Projector: p, Codec: codec, Log: log,

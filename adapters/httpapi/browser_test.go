@@ -18,7 +18,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	"invoices/adapters/gormstore/storetest"
+	"invoices/adapters/store/storetest"
 )
 
 // chromiumCandidates are tried in order: the Debian package's binary first,

@@ -17,7 +17,7 @@ import (
 
 	swaggerFiles "github.com/swaggo/files/v2"
 
-	"invoices/adapters/gormstore/storetest"
+	"invoices/adapters/store/storetest"
 )
 
 func TestCreateGetPayLifecycle(t *testing.T) {

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"invoices/adapters/gormstore/storetest"
+	"invoices/adapters/store/storetest"
 	"invoices/domain/invoice"
 )
 

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"invoices/adapters/gormstore/storetest"
+	"invoices/adapters/store/storetest"
 )
 
 // TestHostileCreateBodies is the table of create bodies built to confuse or

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"invoices/adapters/gormstore/storetest"
+	"invoices/adapters/store/storetest"
 	"invoices/config"
 )
 

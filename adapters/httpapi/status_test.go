@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"invoices/adapters/gormstore/storetest"
+	"invoices/adapters/store/storetest"
 )
 
 type problemJSON struct {

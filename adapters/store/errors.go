@@ -1,4 +1,4 @@
-package gormstore
+package store
 
 import (
 	"context"
@@ -15,12 +15,12 @@ import (
 	"invoices/ports"
 )
 
-// translate marks a connectivity failure as ports.ErrUnavailable, keeping
+// Translate marks a connectivity failure as ports.ErrUnavailable, keeping
 // the original error in the chain (and its text in the message) for the log.
 // Any other error is returned unchanged, and so is any error once the
 // caller's ctx has ended: that is the caller's deadline or cancellation,
 // which the HTTP layer reports as such.
-func translate(ctx context.Context, err error) error {
+func Translate(ctx context.Context, err error) error {
 	if err == nil || ctx.Err() != nil || errors.Is(err, ports.ErrUnavailable) || !unreachable(err) {
 		return err
 	}
@@ -72,11 +72,4 @@ func unavailableSQLState(code string) bool {
 		return true
 	}
 	return strings.HasPrefix(code, "08")
-}
-
-// isUniqueViolation reports whether err is PostgreSQL's unique_violation,
-// as the pipelined append (which bypasses GORM's error translation) gets it.
-func isUniqueViolation(err error) bool {
-	var pgErr *pgconn.PgError
-	return errors.As(err, &pgErr) && pgErr.Code == "23505"
 }

@@ -1,24 +1,14 @@
-// Package gormstore implements the event store and the invoice read model
-// with GORM, on PostgreSQL (production) and embedded SQLite (the default, no
-// server needed). Both engines run the same code and the same contract tests.
-package gormstore
+package store
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"net/url"
-	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
-	"github.com/glebarez/sqlite"
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/stdlib"
 	"go.uber.org/zap"
-	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
 
@@ -29,14 +19,14 @@ import (
 // Open connects to the configured database, checks it answers, and sets pool
 // limits. It tries once; OpenWithRetry waits for a server that is not up yet.
 // It never puts the DSN in an error: it may hold a password.
-func Open(ctx context.Context, cfg config.Database) (*gorm.DB, error) {
-	db, err := openPool(cfg)
+func Open(ctx context.Context, e Engine, cfg config.Database) (*gorm.DB, error) {
+	db, err := openPool(e, cfg)
 	if err != nil {
 		return nil, err
 	}
 	if err := ping(ctx, db); err != nil {
 		closePool(db)
-		return nil, fmt.Errorf("%s (%s): %w", cfg.Name, cfg.Redacted, translate(context.Background(), redact(err, cfg)))
+		return nil, fmt.Errorf("%s (%s): %w", cfg.Name, cfg.Redacted, Translate(context.Background(), redact(err, cfg)))
 	}
 	return db, nil
 }
@@ -57,13 +47,13 @@ const (
 // a warning and retries with exponential backoff, until cfg.ConnectTimeout
 // has passed or ctx ends; then it returns the last connection error, which
 // wraps ports.ErrUnavailable. Other failures (bad password, unknown
-// database) and SQLite are not retried: waiting would not fix them. A zero
-// ConnectTimeout means a single attempt.
-func OpenWithRetry(ctx context.Context, cfg config.Database, log *zap.Logger) (*gorm.DB, error) {
-	if cfg.Driver != config.Postgres || cfg.ConnectTimeout <= 0 {
-		return Open(ctx, cfg)
+// database) and local engines are not retried: waiting would not fix them.
+// A zero ConnectTimeout means a single attempt.
+func OpenWithRetry(ctx context.Context, e Engine, cfg config.Database, log *zap.Logger) (*gorm.DB, error) {
+	if !e.Remote() || cfg.ConnectTimeout <= 0 {
+		return Open(ctx, e, cfg)
 	}
-	db, err := openPool(cfg)
+	db, err := openPool(e, cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -89,7 +79,7 @@ func OpenWithRetry(ctx context.Context, cfg config.Database, log *zap.Logger) (*
 			// is the more useful cause ("connection refused", not "canceled").
 			err = lastErr
 		}
-		err = translate(context.Background(), redact(err, cfg))
+		err = Translate(context.Background(), redact(err, cfg))
 		lastErr = err
 		remaining := time.Until(deadline)
 		if !errors.Is(err, ports.ErrUnavailable) || ctx.Err() != nil || remaining <= 0 {
@@ -116,23 +106,16 @@ func OpenWithRetry(ctx context.Context, cfg config.Database, log *zap.Logger) (*
 
 // openPool builds the GORM handle and its pool without connecting: the pool
 // dials lazily, so a caller decides how to wait for the first connection.
-func openPool(cfg config.Database) (*gorm.DB, error) {
-	var dialector gorm.Dialector
-	switch cfg.Driver {
-	case config.Postgres:
-		dialector = postgres.Open(cfg.DSN)
-	case config.SQLite:
-		if err := os.MkdirAll(filepath.Dir(cfg.DSN), 0o750); err != nil {
-			return nil, fmt.Errorf("%s: create data directory: %w", cfg.Name, err)
-		}
-		dialector = sqlite.Open(sqliteDSN(cfg.DSN))
-	default:
-		return nil, fmt.Errorf("%s: unsupported driver %q", cfg.Name, cfg.Driver)
+func openPool(e Engine, cfg config.Database) (*gorm.DB, error) {
+	dialector, err := e.Dialector(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", cfg.Name, err)
 	}
 	db, err := gorm.Open(dialector, &gorm.Config{
 		Logger:                 logger.Discard,
 		TranslateError:         true, // unique violations become gorm.ErrDuplicatedKey
 		SkipDefaultTransaction: true, // every multi-statement write is an explicit transaction
+		PrepareStmt:            true, // every query GORM builds is prepared once per connection
 		NowFunc:                func() time.Time { return time.Now().UTC() },
 		// gorm's own ping has no context, so an unreachable host could block
 		// it for minutes; Open and OpenWithRetry ping with a deadline instead.
@@ -152,25 +135,7 @@ func openPool(cfg config.Database) (*gorm.DB, error) {
 }
 
 // closePool closes db's connection pool, for a handle that will not be used.
-func closePool(db *gorm.DB) {
-	if sqlDB, err := db.DB(); err == nil {
-		_ = sqlDB.Close()
-	}
-}
-
-// sqliteDSN turns a file path into a DSN tuned for safe concurrent use:
-// WAL lets readers run beside the single writer, IMMEDIATE transactions take
-// the write lock up front (so a read-then-write transaction cannot fail with
-// SQLITE_BUSY half way), busy_timeout queues writers instead of failing them,
-// and synchronous=FULL makes a commit durable before the reply.
-func sqliteDSN(path string) string {
-	return "file:" + path +
-		"?_pragma=busy_timeout(10000)" +
-		"&_pragma=journal_mode(WAL)" +
-		"&_pragma=synchronous(FULL)" +
-		"&_pragma=foreign_keys(1)" +
-		"&_txlock=immediate"
-}
+func closePool(db *gorm.DB) { _ = Close(db) }
 
 // redact drops the error text if it echoes the DSN or its password. The
 // replacement still wraps ports.ErrUnavailable when the original did, so
@@ -205,9 +170,6 @@ func leaksSecret(msg string, cfg config.Database) bool {
 	return strings.Contains(msg, pw) || strings.Contains(msg, url.QueryEscape(pw)) || strings.Contains(msg, url.PathEscape(pw))
 }
 
-// isPostgres reports whether db talks to PostgreSQL.
-func isPostgres(db *gorm.DB) bool { return db.Name() == "postgres" }
-
 // ping checks that db answers within ctx.
 func ping(ctx context.Context, db *gorm.DB) error {
 	sqlDB, err := db.DB()
@@ -217,44 +179,11 @@ func ping(ctx context.Context, db *gorm.DB) error {
 	return sqlDB.PingContext(ctx)
 }
 
-// Advisory-lock keys that serialise schema migrations between instances
-// starting at once on PostgreSQL ("invoices" events / read model).
-const (
-	migrateEventStoreLock int64 = 0x696e765f65767473
-	migrateReadModelLock  int64 = 0x696e765f72656164
-)
-
-// migrate runs fn, which changes the schema, in one transaction. On
-// PostgreSQL the transaction first takes an advisory lock, so instances
-// starting together migrate one after another instead of colliding on
-// CREATE TABLE ("relation already exists"); the later ones find the schema
-// in place. SQLite's IMMEDIATE transactions serialise it already.
-func migrate(ctx context.Context, db *gorm.DB, lock int64, fn func(tx *gorm.DB) error) error {
-	return db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		if isPostgres(tx) {
-			if err := tx.Exec(`SELECT pg_advisory_xact_lock(?)`, lock).Error; err != nil {
-				return fmt.Errorf("lock schema: %w", err)
-			}
-		}
-		return fn(tx)
-	})
-}
-
-// withPgx runs fn on one of pool's connections as the pgx connection it is
-// (PostgreSQL only). pgx scans binary columns straight into Go values, where
-// database/sql first converts each into a driver.Value and then converts
-// that again: about half the CPU of a 100-invoice page.
-func withPgx(ctx context.Context, pool *sql.DB, fn func(*pgx.Conn) error) error {
-	conn, err := pool.Conn(ctx)
+// Close closes db's connection pool.
+func Close(db *gorm.DB) error {
+	sqlDB, err := db.DB()
 	if err != nil {
 		return err
 	}
-	defer func() { _ = conn.Close() }()
-	return conn.Raw(func(dc any) error {
-		c, ok := dc.(*stdlib.Conn)
-		if !ok {
-			return fmt.Errorf("driver connection is %T, not pgx", dc)
-		}
-		return fn(c.Conn())
-	})
+	return sqlDB.Close()
 }

@@ -1,16 +1,14 @@
-package gormstore
+package store
 
 import (
-	"context"
 	"slices"
 	"testing"
 
-	"github.com/google/go-cmp/cmp"
-	"github.com/google/uuid"
-
-	"invoices/adapters/gormstore/storetest"
 	"invoices/ports"
 )
+
+// TestReadAllFromMemoryMatchesTheDatabase (readall_test.go) checks the ring
+// against the database; these check the ring alone.
 
 func positions(events []ports.RecordedEvent) []int64 {
 	out := make([]int64, len(events))
@@ -63,57 +61,4 @@ func TestRecentEventsKeepsTheLatest(t *testing.T) {
 	if len(r.events) > 8 {
 		t.Errorf("holds %d events, want at most 2×keep = 8", len(r.events))
 	}
-}
-
-// What ReadAll serves from memory must be what the database holds, field
-// for field, including where another process appended in between: a second
-// store on the same database plays that process.
-func TestReadAllFromMemoryMatchesTheDatabase(t *testing.T) {
-	storetest.ForEach(t, func(t *testing.T, e storetest.Engine) {
-		ctx := context.Background()
-		ours := openEventStore(t, e)
-		theirs := newEventStore(ours.db)
-		t.Cleanup(theirs.Close)
-		md := ports.Metadata{CorrelationID: "req-1", CausationID: "CreateInvoice"}
-		for i := range 6 {
-			s := ours
-			if i == 2 || i == 3 {
-				s = theirs
-			}
-			if _, err := s.Append(ctx, uuid.NewString(), 0, newEvents("invoice.created", "invoice.paid"), md); err != nil {
-				t.Fatal(err)
-			}
-		}
-		// Payloads survive the array literals PostgreSQL's insert uses.
-		hostile := []ports.NewEvent{{ID: uuid.NewString(), Type: "invoice.created", Data: []byte(`{"s":"q\"uo\\te {a,b} NULL é","n":[1,2]}`)}}
-		if _, err := ours.Append(ctx, uuid.NewString(), 0, hostile, md); err != nil {
-			t.Fatal(err)
-		}
-		// A store that has appended nothing reads everything back.
-		fromDB := storetest.Must(newEventStore(ours.db).ReadAll(ctx, 0, 100))(t)
-		if len(fromDB) != 13 {
-			t.Fatalf("database holds %d events, want 13", len(fromDB))
-		}
-		var got []ports.RecordedEvent
-		for after := int64(0); after < 13; {
-			// Batches of 4 stop at the other process's events, as a live
-			// projector's batches would, so 9-13 come from memory again.
-			batch := storetest.Must(ours.ReadAll(ctx, after, 4))(t)
-			if len(batch) == 0 {
-				t.Fatalf("ReadAll(%d) returned nothing before the head", after)
-			}
-			got = append(got, batch...)
-			after = batch[len(batch)-1].Position
-		}
-		if diff := cmp.Diff(fromDB, got, jsonEqual); diff != "" {
-			t.Errorf("ReadAll through memory differs from the database (-db +memory):\n%s", diff)
-		}
-		if diff := cmp.Diff(hostile[0].Data, fromDB[12].Data, jsonEqual); diff != "" {
-			t.Errorf("stored payload (-appended +stored):\n%s", diff)
-		}
-		// Positions 1-4 and 9-13 were served from memory, 5-8 from the database.
-		if mem := ours.recent.from(1, 100); !slices.Equal(positions(mem), []int64{1, 2, 3, 4}) {
-			t.Errorf("memory holds %v from position 1, want [1 2 3 4]", positions(mem))
-		}
-	})
 }

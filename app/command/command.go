@@ -1,7 +1,7 @@
 // Package command holds the write side: one file per command, the invoice
 // repository that folds event streams into aggregates, and the decorators
-// (retry on conflict, read-your-writes) that wrap handlers the way NestJS
-// interceptors would.
+// (retry on conflict, read-your-writes, outcome reporting) that wrap every
+// handler with the same cross-cutting behaviour.
 package command
 
 import (

@@ -9,8 +9,7 @@ import (
 
 	"github.com/google/uuid"
 
-	"invoices/adapters/gormstore"
-	"invoices/adapters/gormstore/storetest"
+	"invoices/adapters/store/storetest"
 	"invoices/app/command"
 	"invoices/domain/event"
 	"invoices/domain/invoice"
@@ -68,24 +67,11 @@ func BenchmarkRepositoryLoad(b *testing.B) {
 	}
 }
 
-// loadBenchSQLStore returns a gormstore event store on a fresh database of
+// loadBenchSQLStore returns an event store on a fresh database of
 // engine e, closed (and dropped) when the benchmark ends.
 func loadBenchSQLStore(b *testing.B, e storetest.Engine) ports.EventStore {
 	b.Helper()
-	ctx := context.Background()
-	db := storetest.Must(gormstore.Open(ctx, e.Database(b, "load_bench")))(b)
-	b.Cleanup(func() {
-		sqlDB, err := db.DB()
-		if err == nil {
-			err = sqlDB.Close()
-		}
-		if err != nil {
-			b.Errorf("close database: %v", err)
-		}
-	})
-	s := storetest.Must(gormstore.NewEventStore(ctx, db))(b)
-	b.Cleanup(s.Close)
-	return s
+	return e.OpenEventStore(b)
 }
 
 // seedPaidStreams appends n created+paid streams, as CreateInvoice and

@@ -10,8 +10,7 @@ import (
 	"github.com/google/uuid"
 	"go.uber.org/zap"
 
-	"invoices/adapters/gormstore"
-	"invoices/adapters/gormstore/storetest"
+	"invoices/adapters/store/storetest"
 	"invoices/app/projection"
 	"invoices/domain/event"
 	"invoices/domain/invoice"
@@ -60,17 +59,7 @@ func BenchmarkProjectorStep(b *testing.B) {
 
 func benchStep(b *testing.B, e storetest.Engine, pay bool) {
 	ctx := context.Background()
-	db := storetest.Must(gormstore.Open(ctx, e.Database(b, "step_bench")))(b)
-	b.Cleanup(func() {
-		sqlDB, err := db.DB()
-		if err == nil {
-			err = sqlDB.Close()
-		}
-		if err != nil {
-			b.Errorf("close database: %v", err)
-		}
-	})
-	rm := storetest.Must(gormstore.NewReadModel(ctx, db))(b)
+	rm := e.OpenReadModel(b)
 	// Step moves the checkpoint row from its position; Start would create it.
 	storetest.Must(rm.Checkpoint(ctx, projection.InvoicesProjector))(b)
 	codec := storetest.Must(event.NewRegistry(invoice.Events()...))(b)

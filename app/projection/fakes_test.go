@@ -134,18 +134,18 @@ func (s *memProjectionStore) Checkpoint(_ context.Context, projector string) (in
 	return s.checkpoints[projector], nil
 }
 
-func (s *memProjectionStore) Project(_ context.Context, projector string, from, to int64, apply func(ports.InvoiceProjectionTx) error) error {
+func (s *memProjectionStore) Project(_ context.Context, projector string, from, to int64, c ports.InvoiceChanges) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.projects = append(s.projects, projectCall{From: from, To: to})
 	if cp := s.checkpoints[projector]; cp != from {
 		return fmt.Errorf("checkpoint %s is at %d, not %d: %w", projector, cp, from, ports.ErrConcurrencyConflict)
 	}
-	tx := &memTx{views: maps.Clone(s.views)}
-	if err := apply(tx); err != nil {
+	views, err := applyChanges(maps.Clone(s.views), c)
+	if err != nil {
 		return err // rolled back: the staged copy is dropped
 	}
-	s.views = tx.views
+	s.views = views
 	s.checkpoints[projector] = to
 	return nil
 }
@@ -179,30 +179,29 @@ func (s *memProjectionStore) projectCalls() []projectCall {
 	return slices.Clone(s.projects)
 }
 
-// memTx stages read-model changes for memProjectionStore.Project.
-type memTx struct {
-	views map[string]ports.InvoiceView
-}
-
-func (tx *memTx) InsertInvoice(_ context.Context, v ports.InvoiceView) error {
-	if _, ok := tx.views[v.ID]; ok {
-		return fmt.Errorf("insert invoice %s: already exists", v.ID)
+// applyChanges applies c to a staged copy of a read model, as a store
+// would: inserts must be new, and a payment's row must be at its
+// FromVersion.
+func applyChanges(views map[string]ports.InvoiceView, c ports.InvoiceChanges) (map[string]ports.InvoiceView, error) {
+	for _, v := range c.Inserts {
+		if _, ok := views[v.ID]; ok {
+			return nil, fmt.Errorf("insert invoice %s: already exists", v.ID)
+		}
+		views[v.ID] = v
 	}
-	tx.views[v.ID] = v
-	return nil
-}
-
-func (tx *memTx) MarkInvoicePaid(_ context.Context, id string, version int, paidAt time.Time) error {
-	v, ok := tx.views[id]
-	if !ok {
-		return fmt.Errorf("mark invoice %s paid: %w", id, ports.ErrNotFound)
+	for _, p := range c.Payments {
+		v, ok := views[p.ID]
+		if !ok {
+			return nil, fmt.Errorf("event at position %d: mark invoice %s paid: %w", p.Position, p.ID, ports.ErrNotFound)
+		}
+		if v.Version != p.FromVersion {
+			return nil, fmt.Errorf("event at position %d: mark invoice %s paid: no row at version %d", p.Position, p.ID, p.FromVersion)
+		}
+		paidAt := p.PaidAt
+		v.Status, v.Version, v.UpdatedAt, v.PaidAt = invoice.StatusPaid, p.Version, p.PaidAt, &paidAt
+		views[p.ID] = v
 	}
-	if v.Version != version-1 {
-		return fmt.Errorf("mark invoice %s paid at version %d: row is at %d", id, version, v.Version)
-	}
-	v.Status, v.Version, v.UpdatedAt, v.PaidAt = invoice.StatusPaid, version, paidAt, &paidAt
-	tx.views[id] = v
-	return nil
+	return views, nil
 }
 
 // codec returns the production registry of invoice events.

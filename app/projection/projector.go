@@ -11,7 +11,6 @@ import (
 	"go.uber.org/zap"
 
 	"invoices/domain/event"
-	"invoices/domain/invoice"
 	"invoices/ports"
 )
 
@@ -63,13 +62,24 @@ func New(events ports.EventStore, store ports.ProjectionStore, codec *event.Regi
 	}
 }
 
-// Start loads the checkpoint and starts catching up in the background.
-func (p *Projector) Start(ctx context.Context) error {
+// LoadCheckpoint sets the projector's position to its durable checkpoint,
+// creating it at 0 when new. Start does it first; tests that drive Step
+// themselves call it instead of starting the loop.
+func (p *Projector) LoadCheckpoint(ctx context.Context) error {
 	pos, err := p.store.Checkpoint(ctx, InvoicesProjector)
 	if err != nil {
 		return err
 	}
 	p.setPosition(pos)
+	return nil
+}
+
+// Start loads the checkpoint and starts catching up in the background.
+func (p *Projector) Start(ctx context.Context) error {
+	if err := p.LoadCheckpoint(ctx); err != nil {
+		return err
+	}
+	pos := p.Position()
 	runCtx, cancel := context.WithCancel(context.Background())
 	p.cancel, p.done = cancel, make(chan struct{})
 	go p.run(runCtx)
@@ -107,11 +117,11 @@ func (p *Projector) Wake() {
 	}
 }
 
-// Appended tells the projector that events up to head are committed, as an
-// append notification does: it wakes unless it has applied them already
-// (its own appends notify too, usually after their commands have woken it).
-// A head of 0 means unknown, and always wakes it.
-func (p *Projector) Appended(head int64) {
+// Committed tells the projector that events up to head are committed (see
+// ports.CommitNotifier): it wakes unless it has applied them already (its
+// own process's appends notify too, usually after their commands have woken
+// it). A head of 0 means unknown, and always wakes it.
+func (p *Projector) Committed(head int64) {
 	if head == 0 || head > p.Position() {
 		p.Wake()
 	}
@@ -283,11 +293,8 @@ func (p *Projector) run(ctx context.Context) {
 		if n == p.opts.BatchSize {
 			continue // more may be waiting
 		}
-		// A short batch can also stop where another process's appends
-		// begin (see ports.EventStore.ReadAll). A command waiting for a
-		// later position wakes the projector again as it advances; with
-		// none waiting, the other process's notification or the poll below
-		// brings it back.
+		// Caught up. A commit notification, a command waiting for a later
+		// position, or the poll below brings it back.
 		select {
 		case <-ctx.Done():
 			return
@@ -306,35 +313,17 @@ func (p *Projector) Step(ctx context.Context) (int, error) {
 	if err != nil || len(records) == 0 {
 		return 0, err
 	}
-	// Positions are gapless by construction; a hole means lost or tampered
-	// data, so stop here rather than skip it.
-	for i, r := range records {
-		if want := from + int64(i) + 1; r.Position != want {
-			return 0, fmt.Errorf("gap in event positions: expected %d, found %d", want, r.Position)
-		}
+	changes, to, err := foldBatch(p.codec, from, records)
+	if err != nil {
+		return 0, err
 	}
-	decoded := make([]event.Event, len(records))
-	for i, r := range records {
-		if decoded[i], err = p.codec.Decode(r.Type, r.Data); err != nil {
-			return 0, fmt.Errorf("event at position %d: %w", r.Position, err)
-		}
-	}
-	to := records[len(records)-1].Position
-	err = p.store.Project(ctx, InvoicesProjector, from, to, func(tx ports.InvoiceProjectionTx) error {
-		for i, r := range records {
-			if err := apply(ctx, tx, r, decoded[i]); err != nil {
-				return fmt.Errorf("event at position %d: %w", r.Position, err)
-			}
-		}
-		return nil
-	})
+	err = p.store.Project(ctx, InvoicesProjector, from, to, changes)
 	if errors.Is(err, ports.ErrConcurrencyConflict) {
-		// Another projector applied these events first; resume from its checkpoint.
-		pos, cerr := p.store.Checkpoint(ctx, InvoicesProjector)
-		if cerr != nil {
-			return 0, cerr
+		// Another projector (or a rebuild's swap) moved the checkpoint;
+		// resume from there.
+		if err := p.LoadCheckpoint(ctx); err != nil {
+			return 0, err
 		}
-		p.setPosition(pos)
 		return 0, nil
 	}
 	if err != nil {
@@ -342,24 +331,4 @@ func (p *Projector) Step(ctx context.Context) (int, error) {
 	}
 	p.setPosition(to)
 	return len(records), nil
-}
-
-func apply(ctx context.Context, tx ports.InvoiceProjectionTx, r ports.RecordedEvent, e event.Event) error {
-	switch e := e.(type) {
-	case invoice.Created:
-		return tx.InsertInvoice(ctx, ports.InvoiceView{
-			ID:         r.StreamID,
-			CustomerID: e.CustomerID,
-			Amount:     e.Amount,
-			Status:     invoice.StatusPending,
-			Version:    r.Version,
-			Seq:        r.Position,
-			CreatedAt:  e.CreatedAt,
-			UpdatedAt:  e.CreatedAt,
-		})
-	case invoice.Paid:
-		return tx.MarkInvoicePaid(ctx, r.StreamID, r.Version, e.PaidAt)
-	default:
-		return fmt.Errorf("no projection for %q", r.Type)
-	}
 }

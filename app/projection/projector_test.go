@@ -641,10 +641,10 @@ func TestStopWithoutStart(t *testing.T) {
 	}
 }
 
-// Appended (an append notification) wakes the loop only for events it has
+// Committed (a commit notification) wakes the loop only for events it has
 // not applied: its own appends' notifications arrive after their commands
 // woke it, and each needless wake costs a read of the event store.
-func TestAppendedWakesOnlyWhenBehind(t *testing.T) {
+func TestCommittedWakesOnlyWhenBehind(t *testing.T) {
 	ctx := context.Background()
 	events, store := &memEventStore{}, newMemProjectionStore()
 	events.add(
@@ -663,18 +663,18 @@ func TestAppendedWakesOnlyWhenBehind(t *testing.T) {
 	waitUntil(t, "the loop read the store", func() bool { return events.readAllCalls() >= 1 })
 
 	calls := events.readAllCalls()
-	p.Appended(1)
-	p.Appended(2)
+	p.Committed(1)
+	p.Committed(2)
 	time.Sleep(100 * time.Millisecond) // a wake would read within microseconds
 	if got := events.readAllCalls(); got != calls {
-		t.Errorf("Appended(head <= checkpoint) read the store %d more times, want none", got-calls)
+		t.Errorf("Committed(head <= checkpoint) read the store %d more times, want none", got-calls)
 	}
 
 	events.add(rec(t, 3, "inv-c", 1, createdEvent("inv-c", 300, createdC)))
-	p.Appended(3)
+	p.Committed(3)
 	waitUntil(t, "Position() reaches the notified head 3", func() bool { return p.Position() == 3 })
 
 	calls = events.readAllCalls()
-	p.Appended(0) // unknown head, as after a reconnect
-	waitUntil(t, "Appended(0) wakes the loop", func() bool { return events.readAllCalls() > calls })
+	p.Committed(0) // unknown head, as after a reconnect
+	waitUntil(t, "Committed(0) wakes the loop", func() bool { return events.readAllCalls() > calls })
 }

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"invoices/domain/event"
-	"invoices/domain/invoice"
 	"invoices/ports"
 )
 
@@ -222,97 +221,15 @@ func (r *replay) bulk(ctx context.Context, w ports.RebuildWriter, head int64, pr
 	return pos, head, nil
 }
 
-// next reads the batch after position from and folds it, with the live
-// projector's rules: positions must follow on without a gap, every event
-// must decode with the codec, and apply must accept it.
+// next reads the batch after position from and folds it.
 func (r *replay) next(ctx context.Context, from int64) (batch, error) {
 	records, err := r.events.ReadAll(ctx, from, r.size)
 	if err != nil {
 		return batch{}, fmt.Errorf("read events after %d: %w", from, err)
 	}
-	b := batch{from: from, to: from, n: len(records)}
-	if len(records) == 0 {
-		return b, nil
+	changes, to, err := foldBatch(r.codec, from, records)
+	if err != nil {
+		return batch{}, err
 	}
-	f := newFold(len(records))
-	for i, rec := range records {
-		f.position = rec.Position
-		if want := from + int64(i) + 1; rec.Position != want {
-			return batch{}, fmt.Errorf("gap in event positions: expected %d, found %d", want, rec.Position)
-		}
-		e, err := r.codec.Decode(rec.Type, rec.Data)
-		if err != nil {
-			return batch{}, fmt.Errorf("event at position %d: %w", rec.Position, err)
-		}
-		if err := apply(ctx, f, rec, e); err != nil {
-			return batch{}, fmt.Errorf("event at position %d: %w", rec.Position, err)
-		}
-	}
-	b.to = records[len(records)-1].Position
-	b.changes = f.changes()
-	return b, nil
-}
-
-// fold is a ports.InvoiceProjectionTx that collects one batch's changes in
-// memory instead of writing them, so the live projector's apply folds a
-// batch into one row per invoice. It checks what the read model would: no
-// invoice is inserted twice, and a pay finds the row at the version before
-// its event. A pay of an invoice from an earlier batch becomes a Payment,
-// which the store checks the same way when it writes it.
-type fold struct {
-	inserts  []ports.InvoiceView
-	inserted map[string]int // invoice id -> index in inserts
-	payments []ports.InvoicePayment
-	paid     map[string]int // invoice id -> index in payments
-	position int64          // of the event being applied
-}
-
-var _ ports.InvoiceProjectionTx = (*fold)(nil)
-
-func newFold(n int) *fold {
-	return &fold{
-		inserts:  make([]ports.InvoiceView, 0, n),
-		inserted: make(map[string]int, n),
-		paid:     make(map[string]int),
-	}
-}
-
-// InsertInvoice implements ports.InvoiceProjectionTx.
-func (f *fold) InsertInvoice(_ context.Context, v ports.InvoiceView) error {
-	_, inserted := f.inserted[v.ID]
-	_, paid := f.paid[v.ID] // paid here means an earlier batch inserted it
-	if inserted || paid {
-		return fmt.Errorf("insert invoice %s: already exists", v.ID)
-	}
-	f.inserted[v.ID] = len(f.inserts)
-	f.inserts = append(f.inserts, v)
-	return nil
-}
-
-// MarkInvoicePaid implements ports.InvoiceProjectionTx.
-func (f *fold) MarkInvoicePaid(_ context.Context, id string, version int, paidAt time.Time) error {
-	if i, ok := f.inserted[id]; ok {
-		v := &f.inserts[i]
-		if v.Version != version-1 {
-			return fmt.Errorf("mark invoice %s paid: no row at version %d", id, version-1)
-		}
-		at := paidAt
-		v.Status, v.Version, v.UpdatedAt, v.PaidAt = invoice.StatusPaid, version, paidAt, &at
-		return nil
-	}
-	if i, ok := f.paid[id]; ok {
-		p := &f.payments[i]
-		if p.Version != version-1 {
-			return fmt.Errorf("mark invoice %s paid: no row at version %d", id, version-1)
-		}
-		p.Version, p.PaidAt = version, paidAt
-		return nil
-	}
-	f.paid[id] = len(f.payments)
-	f.payments = append(f.payments, ports.InvoicePayment{ID: id, FromVersion: version - 1, Version: version, PaidAt: paidAt, Position: f.position})
-	return nil
-}
-
-func (f *fold) changes() ports.InvoiceChanges {
-	return ports.InvoiceChanges{Inserts: f.inserts, Payments: f.payments}
+	return batch{from: from, to: to, n: len(records), changes: changes}, nil
 }

@@ -27,15 +27,14 @@ import (
 type memRebuilder struct {
 	live *memProjectionStore
 
-	mu         sync.Mutex
-	applied    []appliedBatch
-	swaps      int
-	discards   int
-	ended      bool
-	views      map[string]ports.InvoiceView
-	pos        int64
-	onApply    func(from, to int64) // called after each bulk batch commits
-	beforeSwap func()               // called before the swap locks the checkpoint
+	mu       sync.Mutex
+	applied  []appliedBatch
+	swaps    int
+	discards int
+	ended    bool
+	views    map[string]ports.InvoiceView
+	pos      int64
+	onApply  func(from, to int64) // called after each bulk batch commits
 }
 
 // appliedBatch is one Apply call; InSwap marks the catch-up inside Swap.
@@ -97,9 +96,6 @@ func (m *memRebuilder) applyLocked(from, to int64, c ports.InvoiceChanges, inSwa
 }
 
 func (m *memRebuilder) Swap(ctx context.Context, catchUp func(context.Context, int64, ports.RebuildWriter) error) (int64, error) {
-	if m.beforeSwap != nil {
-		m.beforeSwap()
-	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.swaps++
@@ -257,6 +253,10 @@ func TestRebuildFoldsEachBatch(t *testing.T) {
 	}
 }
 
+// Events the fold refuses abort the rebuild naming their position. Events a
+// store can hold but not decode or apply (an unknown type, a corrupt
+// payload, a pay of an unknown invoice) are covered, on real stores, by
+// adapters/store/storetest's TestRebuildAbortsOnAPoisonEventAndKeepsTheOldModel.
 func TestRebuildAbortsWithThePositionAndKeepsTheLiveModel(t *testing.T) {
 	tests := []struct {
 		name    string
@@ -271,20 +271,6 @@ func TestRebuildAbortsWithThePositionAndKeepsTheLiveModel(t *testing.T) {
 			wantErr: "gap in event positions: expected 4, found 5",
 		},
 		{
-			name: "unknown event type",
-			records: func(t *testing.T) []ports.RecordedEvent {
-				return append(manyInvoices(t, 4)[:3], raw(4, "inv-x", 1, "invoice.voided", `{}`))
-			},
-			wantErr: `event at position 4: decode "invoice.voided": unknown event type`,
-		},
-		{
-			name: "corrupt payload",
-			records: func(t *testing.T) []ports.RecordedEvent {
-				return append(manyInvoices(t, 4)[:3], raw(4, "inv-x", 1, invoice.CreatedEventName, `{"amount":`))
-			},
-			wantErr: "event at position 4: decode",
-		},
-		{
 			name: "invoice created twice",
 			records: func(t *testing.T) []ports.RecordedEvent {
 				return append(manyInvoices(t, 4)[:3], rec(t, 4, "inv-000", 1, createdEvent("inv-000", 1, createdC)))
@@ -297,13 +283,6 @@ func TestRebuildAbortsWithThePositionAndKeepsTheLiveModel(t *testing.T) {
 				return append(manyInvoices(t, 4)[:3], rec(t, 4, "inv-000", 3, paidEvent("inv-000", paidA)))
 			},
 			wantErr: "event at position 4: mark invoice inv-000 paid: no row at version 2",
-		},
-		{
-			name: "pay of an invoice never created",
-			records: func(t *testing.T) []ports.RecordedEvent {
-				return append(manyInvoices(t, 4)[:3], rec(t, 4, "inv-x", 2, paidEvent("inv-x", paidA)))
-			},
-			wantErr: "event at position 4: mark invoice inv-x paid: no row at version 1",
 		},
 	}
 	for _, tt := range tests {
@@ -331,52 +310,6 @@ func TestRebuildAbortsWithThePositionAndKeepsTheLiveModel(t *testing.T) {
 				}
 			})
 		}
-	}
-}
-
-// Events appended after the bulk replay, and already applied by the live
-// projector, are applied inside the swap, so the model swapped in is never
-// behind the live checkpoint.
-func TestRebuildCatchesUpInsideTheSwap(t *testing.T) {
-	records := manyInvoices(t, 20)
-	events, live := &memEventStore{}, newMemProjectionStore()
-	events.add(records[:10]...)
-	rb := newMemRebuilder(live)
-	rb.beforeSwap = func() {
-		events.add(records[10:]...)
-		live.setCheckpoint(projection.InvoicesProjector, records[len(records)-3].Position)
-	}
-	var done []projection.RebuildProgress
-	res, err := projection.Rebuild(context.Background(), events, rb, codec(t), projection.RebuildOptions{
-		BatchSize: 4,
-		Progress: func(p projection.RebuildProgress) {
-			if p.Done {
-				done = append(done, p)
-			}
-		},
-	})
-	if err != nil {
-		t.Fatalf("Rebuild() error = %v", err)
-	}
-
-	head := records[len(records)-1].Position
-	if res.Position != head {
-		t.Errorf("Rebuild() position = %d, want the head %d", res.Position, head)
-	}
-	if diff := cmp.Diff(projectedByTheLiveProjector(t, records), live.snapshot()); diff != "" {
-		t.Errorf("rebuilt model mismatch (-want +got):\n%s", diff)
-	}
-	var inSwap int
-	for _, b := range rb.batches() {
-		if b.InSwap {
-			inSwap++
-		}
-	}
-	if inSwap == 0 {
-		t.Error("no batch was applied inside the swap")
-	}
-	if len(done) != 1 || done[0].Position != head || done[0].Head != head {
-		t.Errorf("done progress = %+v, want one at the head %d", done, head)
 	}
 }
 

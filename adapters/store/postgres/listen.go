@@ -1,4 +1,4 @@
-package gormstore
+package postgres
 
 import (
 	"context"
@@ -10,12 +10,10 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgxlisten"
 	"go.uber.org/zap"
-
-	"invoices/config"
 )
 
-// appendChannel is the PostgreSQL notification channel every committed
-// append batch notifies (see notification for the payload).
+// appendChannel is the notification channel every committed append batch
+// notifies (see notification for the payload).
 const appendChannel = "invoices_events"
 
 // notification is an append notification's payload: the head position after
@@ -38,56 +36,42 @@ func parseNotification(payload string) notification {
 	return notification{head: head, from: from}
 }
 
-// Listener wakes a projector when any process appends to a PostgreSQL
-// event store, so projection lag is milliseconds rather than a poll interval.
-// A notification is only a hint to read now: positions are always read from
-// the events table, and the projector keeps polling slowly in case a
-// notification is lost (a dropped connection, a restart).
-type Listener struct {
-	l *pgxlisten.Listener
-}
-
-// NewListener returns a listener on the event store database that calls
-// wake with the notified head position for every notification but those of
-// the EventStore named self (its commits wake this process's projector
-// directly, see EventStore.OnCommit), and with 0 (unknown) after every
-// (re)connect, when notifications may have been missed.
-func NewListener(cfg config.Database, self string, wake func(head int64), log *zap.Logger) *Listener {
+// WatchCommits implements store.CommitWatcher with LISTEN on a connection
+// of its own (pgxlisten reconnects it), so projection lag is milliseconds
+// rather than a poll interval. A notification is only a hint to read now:
+// positions are always read from the events table, and readers keep
+// polling slowly in case a notification is lost.
+func (a *appender) WatchCommits(ctx context.Context, self string, notify func(head int64)) {
 	l := &pgxlisten.Listener{
 		Connect: func(ctx context.Context) (*pgx.Conn, error) {
-			return pgx.Connect(ctx, cfg.DSN)
+			return pgx.Connect(ctx, a.dsn)
 		},
 		LogError: func(ctx context.Context, err error) {
-			if ctx.Err() == nil {
+			if ctx.Err() == nil && a.log != nil {
 				// pgx errors name host, user and database, never the password.
-				log.Warn("append notifications interrupted; the projector polls meanwhile", zap.Error(err))
+				a.log.Warn("commit notifications interrupted; readers poll meanwhile", zap.Error(err))
 			}
 		},
 		ReconnectDelay: 2 * time.Second,
 	}
-	l.Handle(appendChannel, wakeHandler(func(n notification) {
+	l.Handle(appendChannel, notificationHandler(func(n notification) {
 		if n.from != self || self == "" {
-			wake(n.head)
+			notify(n.head)
 		}
 	}))
-	return &Listener{l: l}
+	_ = l.Listen(ctx) // returns only when ctx ends
 }
 
-// Run listens until ctx ends.
-func (l *Listener) Run(ctx context.Context) {
-	_ = l.l.Listen(ctx) // returns only when ctx ends
-}
+type notificationHandler func(notification)
 
-type wakeHandler func(notification)
-
-func (w wakeHandler) HandleNotification(_ context.Context, n *pgconn.Notification, _ *pgx.Conn) error {
-	w(parseNotification(n.Payload))
+func (h notificationHandler) HandleNotification(_ context.Context, n *pgconn.Notification, _ *pgx.Conn) error {
+	h(parseNotification(n.Payload))
 	return nil
 }
 
-// HandleBacklog wakes once on every (re)connect: appends made while the
+// HandleBacklog notifies once on every (re)connect: appends made while the
 // listener was away sent notifications nobody heard.
-func (w wakeHandler) HandleBacklog(context.Context, string, *pgx.Conn) error {
-	w(notification{})
+func (h notificationHandler) HandleBacklog(context.Context, string, *pgx.Conn) error {
+	h(notification{})
 	return nil
 }

@@ -17,7 +17,11 @@ import (
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver for creating test databases
+	"gorm.io/gorm"
 
+	"invoices/adapters/store"
+	"invoices/adapters/store/postgres"
+	"invoices/adapters/store/sqlite"
 	"invoices/config"
 )
 
@@ -27,7 +31,9 @@ const EnvVar = "TEST_POSTGRES_URL"
 // Engine creates fresh, empty databases of one kind.
 type Engine struct {
 	Name string
-	new  func(t testing.TB, label string) config.Database
+	// Store is the store engine that serves these databases.
+	Store store.Engine
+	new   func(t testing.TB, label string) config.Database
 }
 
 // Database returns the configuration of a new empty database, removed when
@@ -52,7 +58,7 @@ func ForEach(t *testing.T, fn func(t *testing.T, e Engine)) {
 
 // SQLite returns the embedded engine: database files in the test's temp dir.
 func SQLite() Engine {
-	return Engine{Name: "sqlite", new: func(t testing.TB, label string) config.Database {
+	return Engine{Name: "sqlite", Store: sqlite.Engine{}, new: func(t testing.TB, label string) config.Database {
 		return config.Database{
 			Name:         label,
 			Driver:       config.SQLite,
@@ -69,7 +75,7 @@ func Postgres() (Engine, bool) {
 	if admin == "" {
 		return Engine{}, false
 	}
-	return Engine{Name: "postgres", new: func(t testing.TB, label string) config.Database {
+	return Engine{Name: "postgres", Store: postgres.Engine{}, new: func(t testing.TB, label string) config.Database {
 		t.Helper()
 		return createDatabase(t, admin, label)
 	}}, true
@@ -118,8 +124,38 @@ func createDatabase(t testing.TB, admin, label string) config.Database {
 	}
 }
 
+// OpenEventStore opens and migrates an event store on a fresh database,
+// closed when the test ends.
+func (e Engine) OpenEventStore(t testing.TB) *store.EventStore {
+	t.Helper()
+	cfg := e.Database(t, "events")
+	ctx := context.Background()
+	db := Must(store.Open(ctx, e.Store, cfg))(t)
+	t.Cleanup(func() { closeDB(t, db) })
+	s := Must(store.NewEventStore(ctx, e.Store, db, cfg))(t)
+	t.Cleanup(s.Close) // before the database closes
+	return s
+}
+
+// OpenReadModel opens and migrates a read model on a fresh database, closed
+// when the test ends.
+func (e Engine) OpenReadModel(t testing.TB) *store.ReadModel {
+	t.Helper()
+	ctx := context.Background()
+	db := Must(store.Open(ctx, e.Store, e.Database(t, "read")))(t)
+	t.Cleanup(func() { closeDB(t, db) })
+	return Must(store.NewReadModel(ctx, e.Store, db))(t)
+}
+
+func closeDB(t testing.TB, db *gorm.DB) {
+	t.Helper()
+	if err := store.Close(db); err != nil {
+		t.Errorf("close database: %v", err)
+	}
+}
+
 // Must returns v for a setup step, failing the test on err:
-// db := storetest.Must(gormstore.Open(ctx, cfg))(t).
+// db := storetest.Must(store.Open(ctx, e.Store, cfg))(t).
 func Must[T any](v T, err error) func(testing.TB) T {
 	return func(t testing.TB) T {
 		t.Helper()

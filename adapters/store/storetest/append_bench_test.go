@@ -1,4 +1,4 @@
-package gormstore
+package storetest_test
 
 import (
 	"context"
@@ -12,7 +12,9 @@ import (
 	"github.com/google/uuid"
 	"gorm.io/gorm"
 
-	"invoices/adapters/gormstore/storetest"
+	"invoices/adapters/store"
+	"invoices/adapters/store/storetest"
+	"invoices/config"
 	"invoices/domain/invoice"
 	"invoices/ports"
 )
@@ -24,7 +26,7 @@ import (
 // starts), so a round never pays for rows left by an earlier one.
 //
 //	TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable \
-//	  go test -run '^$' -bench BenchmarkAppend -benchtime 3s -count 3 ./adapters/gormstore/
+//	  go test -run '^$' -bench BenchmarkAppend -benchtime 3s -count 3 ./adapters/store/storetest/
 
 // benchWriters are the concurrency levels measured. The pool must allow the
 // largest: storetest's PostgreSQL engine allows 40 connections.
@@ -40,9 +42,10 @@ func BenchmarkAppend(b *testing.B) {
 			for _, writers := range benchWriters {
 				b.Run(fmt.Sprintf("writers=%d", writers), func(b *testing.B) {
 					ctx := context.Background()
-					db := openBenchDB(b, e, "append_bench")
-					s := storetest.Must(NewEventStore(ctx, db))(b)
-					b.Cleanup(s.Close)
+					db, cfg := openBenchDB(b, e, "append_bench")
+					es := storetest.Must(store.NewEventStore(ctx, e.Store, db, cfg))(b)
+					b.Cleanup(es.Close)
+					var s ports.EventStore = es
 					md := ports.Metadata{CorrelationID: "bench", CausationID: "CreateInvoice"}
 					runWriters(b, writers, func(stream, eventID string, payload []byte) error {
 						ev := []ports.NewEvent{{ID: eventID, Type: invoice.CreatedEventName, Data: payload}}
@@ -57,17 +60,20 @@ func BenchmarkAppend(b *testing.B) {
 
 // BenchmarkAppendBaselineBigserial measures the scheme the head counter
 // replaced: the same row shape with a bigserial position and no counter row,
-// one INSERT per transaction, the UNIQUE(stream_id, version) constraint as the
-// only version check. It is unsafe (a lower position can commit after a
-// higher one, see EVENT_STORE_NOTES.md) and is kept only to show what the
-// serialising lock costs. Besides the lock it also saves the two round trips
-// of the counter UPDATE and the version SELECT.
+// one INSERT per transaction (BEGIN, INSERT, COMMIT through GORM), the
+// UNIQUE(stream_id, version) constraint as the only version check. It is
+// unsafe (a lower position can commit after a higher one, see store.HeadRow)
+// and is kept only to show what the serialising lock costs. Besides the
+// lock it also skips the head UPDATE and the version SELECT, and it does
+// not group commits; the store's pipelined append sends its statements in
+// two round trips where this one takes three.
 func BenchmarkAppendBaselineBigserial(b *testing.B) {
 	e := benchPostgres(b)
 	for _, writers := range benchWriters {
 		b.Run(fmt.Sprintf("writers=%d", writers), func(b *testing.B) {
 			ctx := context.Background()
-			db := openBenchDB(b, e, "bigserial_bench").WithContext(ctx)
+			db, _ := openBenchDB(b, e, "bigserial_bench")
+			db = db.WithContext(ctx)
 			ddl := `CREATE TABLE events_bigserial (
 				position    bigserial PRIMARY KEY,
 				event_id    uuid NOT NULL UNIQUE,
@@ -82,22 +88,21 @@ func BenchmarkAppendBaselineBigserial(b *testing.B) {
 			if err := db.Exec(ddl).Error; err != nil {
 				b.Fatalf("create baseline table: %v", err)
 			}
-			meta := storetest.Must(json.Marshal(metadataJSON{CorrelationID: "bench", CausationID: "CreateInvoice"}))(b)
+			// The metadata document as the store writes it.
+			meta := storetest.Must(json.Marshal(map[string]string{"correlationId": "bench", "causationId": "CreateInvoice"}))(b)
 			insert := `INSERT INTO events_bigserial
 				(event_id, stream_id, version, type, data, metadata, recorded_at)
 				VALUES (?, ?, ?, ?, ?, ?, ?)`
 			runWriters(b, writers, func(stream, eventID string, payload []byte) error {
-				// Same bound types as appendTx's row, so only the scheme differs.
 				return db.Transaction(func(tx *gorm.DB) error {
-					return tx.Exec(insert, uuidText(eventID), uuidText(stream), 1, invoice.CreatedEventName,
-						jsonText(payload), jsonText(meta), time.Now().UTC().Truncate(time.Microsecond)).Error
+					return tx.Exec(insert, store.UUID(eventID), store.UUID(stream), 1, invoice.CreatedEventName,
+						store.JSON(payload), store.JSON(meta), time.Now().UTC().Truncate(time.Microsecond)).Error
 				})
 			})
 		})
 	}
 }
 
-// benchPostgres returns the PostgreSQL engine or skips the benchmark.
 // benchEngines are the engines every store benchmark runs on; PostgreSQL's
 // skips without TEST_POSTGRES_URL.
 var benchEngines = []struct {
@@ -108,6 +113,7 @@ var benchEngines = []struct {
 	{"postgres", benchPostgres},
 }
 
+// benchPostgres returns the PostgreSQL engine or skips the benchmark.
 func benchPostgres(b *testing.B) storetest.Engine {
 	b.Helper()
 	e, ok := storetest.Postgres()
@@ -117,23 +123,16 @@ func benchPostgres(b *testing.B) storetest.Engine {
 	return e
 }
 
-// openBenchDB opens a fresh database of engine e, closed and dropped when the
-// benchmark round ends.
-func openBenchDB(tb testing.TB, e storetest.Engine, label string) *gorm.DB {
+// openBenchDB opens a fresh database of engine e with benchPoolSize
+// connections, closed and dropped when the benchmark round ends, and
+// returns it with its configuration.
+func openBenchDB(tb testing.TB, e storetest.Engine, label string) (*gorm.DB, config.Database) {
 	tb.Helper()
 	cfg := e.Database(tb, label)
 	cfg.MaxOpenConns = benchPoolSize
-	db := storetest.Must(Open(context.Background(), cfg))(tb)
-	tb.Cleanup(func() {
-		sqlDB, err := db.DB()
-		if err == nil {
-			err = sqlDB.Close()
-		}
-		if err != nil {
-			tb.Errorf("close database: %v", err)
-		}
-	})
-	return db
+	db := storetest.Must(store.Open(context.Background(), e.Store, cfg))(tb)
+	tb.Cleanup(func() { closeDB(tb, db) })
+	return db, cfg
 }
 
 // runWriters times b.N calls of op shared by writers goroutines and reports

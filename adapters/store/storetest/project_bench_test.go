@@ -1,4 +1,4 @@
-package gormstore
+package storetest_test
 
 import (
 	"context"
@@ -8,21 +8,21 @@ import (
 
 	"github.com/google/uuid"
 
-	"invoices/adapters/gormstore/storetest"
+	"invoices/adapters/store"
+	"invoices/adapters/store/storetest"
 	"invoices/domain/invoice"
 	"invoices/ports"
 )
 
 // ReadModel.Project of one full projector batch, without the projector: the
-// checkpoint UPDATE, then the batch's one multi-row INSERT ("insert") or its
-// one set-based UPDATE ("pay", of invoices inserted by an untimed batch just
-// before), in one transaction. Set beside BenchmarkProjectorStep in
-// app/projection, the difference is the projector's decode and dispatch.
-// The database is created once per -count and grows over the run, as a live
-// read model does.
+// checkpoint UPDATE, then the batch's inserts ("insert") or its payments
+// ("pay", of invoices inserted by an untimed batch just before), in one
+// transaction. Set beside BenchmarkProjectorStep in app/projection, the
+// difference is the projector's read, decode and fold. The database is
+// created once per -count and grows over the run, as a live read model does.
 //
 //	TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable \
-//	  go test -run '^$' -bench BenchmarkReadModelProject -benchmem -count 3 ./adapters/gormstore/
+//	  go test -run '^$' -bench BenchmarkReadModelProject -benchmem -count 3 ./adapters/store/storetest/
 
 // projectBenchBatch is the batch size: PROJECTION_BATCH_SIZE's default.
 const projectBenchBatch = 500
@@ -42,29 +42,17 @@ func BenchmarkReadModelProject(b *testing.B) {
 
 func benchProject(b *testing.B, e storetest.Engine, pay bool) {
 	ctx := context.Background()
-	m := storetest.Must(NewReadModel(ctx, openBenchDB(b, e, "project_bench")))(b)
+	db, _ := openBenchDB(b, e, "project_bench")
+	var m ports.ProjectionStore = storetest.Must(store.NewReadModel(ctx, e.Store, db))(b)
 	pos := storetest.Must(m.Checkpoint(ctx, projectBenchName))(b)
 	created := time.Date(2026, 3, 14, 9, 26, 53, 589793000, time.UTC)
 	views := make([]ports.InvoiceView, projectBenchBatch)
-	// project applies views (inserts) or pays them, as one batch.
-	project := func(insert bool) {
+	payments := make([]ports.InvoicePayment, projectBenchBatch)
+	// project applies c as the batch after pos.
+	project := func(c ports.InvoiceChanges) {
 		from := pos
-		pos += int64(len(views))
-		err := m.Project(ctx, projectBenchName, from, pos, func(tx ports.InvoiceProjectionTx) error {
-			for _, v := range views {
-				var err error
-				if insert {
-					err = tx.InsertInvoice(ctx, v)
-				} else {
-					err = tx.MarkInvoicePaid(ctx, v.ID, 2, v.CreatedAt.Add(5*time.Minute))
-				}
-				if err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-		if err != nil {
+		pos += projectBenchBatch
+		if err := m.Project(ctx, projectBenchName, from, pos, c); err != nil {
 			b.Fatalf("Project(%d, %d): %v", from, pos, err)
 		}
 	}
@@ -80,12 +68,18 @@ func benchProject(b *testing.B, e storetest.Engine, pay bool) {
 				Amount: invoice.Amount(1999 + i), Status: invoice.StatusPending,
 				Version: 1, Seq: seq, CreatedAt: at, UpdatedAt: at,
 			}
+			payments[i] = ports.InvoicePayment{ID: views[i].ID, FromVersion: 1, Version: 2,
+				PaidAt: at.Add(5 * time.Minute), Position: seq + projectBenchBatch}
 		}
 		if pay {
-			project(true)
+			project(ports.InvoiceChanges{Inserts: views})
 		}
 		b.StartTimer()
-		project(!pay)
+		if pay {
+			project(ports.InvoiceChanges{Payments: payments})
+		} else {
+			project(ports.InvoiceChanges{Inserts: views})
+		}
 	}
 	b.ReportMetric(float64(projectBenchBatch*b.N)/b.Elapsed().Seconds(), "events/s")
 }

@@ -1,4 +1,4 @@
-package gormstore
+package store_test
 
 import (
 	"context"
@@ -7,7 +7,8 @@ import (
 
 	"github.com/google/uuid"
 
-	"invoices/adapters/gormstore/storetest"
+	"invoices/adapters/store"
+	"invoices/adapters/store/storetest"
 	"invoices/ports"
 )
 
@@ -18,7 +19,9 @@ import (
 func TestGroupCommitBatch(t *testing.T) {
 	storetest.ForEach(t, func(t *testing.T, e storetest.Engine) {
 		ctx := context.Background()
-		s := openEventStore(t, e)
+		// reader, which appends nothing, reads what the database holds.
+		stores := eventStores(t, e, 2)
+		s, reader := stores[0], stores[1]
 		existing := newEvents("seed")
 		if _, err := s.Append(ctx, uuid.NewString(), 0, existing, ports.Metadata{}); err != nil {
 			t.Fatal(err)
@@ -26,18 +29,17 @@ func TestGroupCommitBatch(t *testing.T) {
 		cancelled, cancel := context.WithCancel(ctx)
 		cancel()
 		streamA, streamB := uuid.NewString(), uuid.NewString()
-		req := func(ctx context.Context, stream string, expected int, events []ports.NewEvent) *appendRequest {
-			return &appendRequest{ctx: ctx, streamID: stream, expected: expected, events: events, meta: []byte(`{}`), done: make(chan appendOutcome, 1)}
+		req := func(ctx context.Context, stream string, expected int, events []ports.NewEvent) store.BatchAppend {
+			return store.BatchAppend{Ctx: ctx, StreamID: stream, Expected: expected, Events: events}
 		}
-		batch := []*appendRequest{
+		outcomes := store.CommitBatch(s,
 			req(ctx, streamA, 0, newEvents("a1")),       // ok: A at 1
 			req(ctx, streamA, 1, newEvents("a2", "a3")), // ok: sees a1 in the same batch, A at 3
 			req(ctx, streamA, 1, newEvents("late")),     // conflict: A is at 3 by now
 			req(ctx, streamB, 0, existing),              // duplicate event id: fails alone
 			req(cancelled, uuid.NewString(), 0, newEvents("gone")),
 			req(ctx, streamB, 0, newEvents("b1")), // ok
-		}
-		s.commit(batch)
+		)
 		type want struct {
 			res      ports.AppendResult
 			conflict bool
@@ -51,23 +53,25 @@ func TestGroupCommitBatch(t *testing.T) {
 			{fail: true},
 			{res: ports.AppendResult{Position: 5, Version: 1}},
 		}
-		for i, r := range batch {
-			out := <-r.done
+		if len(outcomes) != len(wants) {
+			t.Fatalf("%d outcomes for %d requests", len(outcomes), len(wants))
+		}
+		for i, out := range outcomes {
 			w := wants[i]
 			switch {
 			case w.conflict:
-				if !errors.Is(out.err, ports.ErrConcurrencyConflict) {
-					t.Errorf("request %d: err = %v, want a conflict", i, out.err)
+				if !errors.Is(out.Err, ports.ErrConcurrencyConflict) {
+					t.Errorf("request %d: err = %v, want a conflict", i, out.Err)
 				}
 			case w.fail:
-				if out.err == nil {
+				if out.Err == nil {
 					t.Errorf("request %d succeeded, want it to fail", i)
 				}
-			case out.err != nil || out.res != w.res:
-				t.Errorf("request %d = %+v, %v; want %+v", i, out.res, out.err, w.res)
+			case out.Err != nil || out.Result != w.res:
+				t.Errorf("request %d = %+v, %v; want %+v", i, out.Result, out.Err, w.res)
 			}
 		}
-		all, err := s.ReadAll(ctx, 0, 100)
+		all, err := reader.ReadAll(ctx, 0, 100)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,0 +1,404 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"gorm.io/gorm"
+
+	"invoices/config"
+	"invoices/ports"
+)
+
+// metadataJSON is the stored metadata document.
+type metadataJSON struct {
+	CorrelationID string `json:"correlationId,omitempty"`
+	CausationID   string `json:"causationId,omitempty"`
+}
+
+// EventStore is the event store on any engine.
+//
+// Appends are group-committed: callers queue their appends, and one writer
+// goroutine commits everything queued in a single transaction under the
+// head-row lock. Positions stay gapless and commit-ordered (one transaction
+// holds the lock at a time, across processes too), but concurrent appends
+// share one commit and its WAL flush instead of each waiting for its own.
+// On SQLite it also queues writers in Go rather than in SQLite's busy
+// handler, whose sleeping backoff leaves the write lock idle.
+type EventStore struct {
+	db     *gorm.DB
+	engine Appender
+	now    func() time.Time
+	recent *recentEvents
+	// id tells this store's commit notifications from other processes'.
+	id string
+
+	notifyMu sync.Mutex
+	notify   []func(head int64)
+	watching bool
+
+	queue    chan *appendRequest
+	start    sync.Once
+	stopOnce sync.Once
+	stop     chan struct{}
+	stopped  chan struct{}
+	watchers sync.WaitGroup
+}
+
+// recentKeep is how many of its own latest events the store keeps in
+// memory: several batches of PROJECTION_BATCH_SIZE's default.
+const recentKeep = 2048
+
+// maxBatch bounds the appends committed in one transaction.
+const maxBatch = 256
+
+// batchTimeout bounds one group-commit transaction. Callers wait for their
+// batch even if their own context ends: once queued, an append's outcome
+// must be known, not guessed.
+const batchTimeout = 15 * time.Second
+
+// appendRequest is one caller's append waiting for its batch to commit.
+type appendRequest struct {
+	ctx      context.Context
+	streamID string
+	expected int
+	events   []ports.NewEvent
+	md       ports.Metadata
+	meta     []byte // md as stored
+	done     chan appendOutcome
+}
+
+type appendOutcome struct {
+	res ports.AppendResult
+	err error
+}
+
+var (
+	_ ports.EventStore     = (*EventStore)(nil)
+	_ ports.CommitNotifier = (*EventStore)(nil)
+)
+
+// NewEventStore migrates the event store's schema on db and returns the
+// store on engine e. Close stops its goroutines.
+func NewEventStore(ctx context.Context, e Engine, db *gorm.DB, cfg config.Database) (*EventStore, error) {
+	if err := migrateEventStore(ctx, db, e); err != nil {
+		return nil, err
+	}
+	id := uuid.NewString()
+	a, err := e.NewAppender(db, cfg, id)
+	if err != nil {
+		return nil, err
+	}
+	return &EventStore{
+		db:      db.WithContext(context.Background()),
+		engine:  a,
+		now:     func() time.Time { return time.Now().UTC().Truncate(time.Microsecond) },
+		recent:  newRecentEvents(recentKeep),
+		id:      id,
+		queue:   make(chan *appendRequest), // unbuffered: see writer
+		stop:    make(chan struct{}),
+		stopped: make(chan struct{}),
+	}, nil
+}
+
+// Close stops the writer after the batch in flight, and the commit watcher;
+// appends waiting to be queued, and appends after Close, fail.
+func (s *EventStore) Close() {
+	s.start.Do(func() { close(s.stopped) }) // never started: nothing to wait for
+	s.stopOnce.Do(func() { close(s.stop) })
+	<-s.stopped
+	s.watchers.Wait()
+}
+
+// NotifyCommits implements ports.CommitNotifier: fn hears of this store's
+// own batches as they commit, once ReadAll can return their events, and,
+// where the engine is a server others append to, of theirs through its
+// CommitWatcher.
+func (s *EventStore) NotifyCommits(fn func(head int64)) {
+	s.notifyMu.Lock()
+	defer s.notifyMu.Unlock()
+	s.notify = append(s.notify, fn)
+	w, ok := s.engine.(CommitWatcher)
+	if !ok || s.watching {
+		return
+	}
+	select {
+	case <-s.stop:
+		return
+	default:
+	}
+	s.watching = true
+	ctx, cancel := context.WithCancel(context.Background())
+	s.watchers.Add(2)
+	go func() {
+		defer s.watchers.Done()
+		w.WatchCommits(ctx, s.id, s.committed)
+	}()
+	go func() {
+		defer s.watchers.Done()
+		<-s.stop
+		cancel()
+	}()
+}
+
+// committed tells every subscriber that events up to head are committed.
+func (s *EventStore) committed(head int64) {
+	s.notifyMu.Lock()
+	fns := s.notify
+	s.notifyMu.Unlock()
+	for _, fn := range fns {
+		fn(head)
+	}
+}
+
+// Append implements ports.EventStore.
+func (s *EventStore) Append(ctx context.Context, streamID string, expectedVersion int, events []ports.NewEvent, md ports.Metadata) (ports.AppendResult, error) {
+	if len(events) == 0 {
+		return ports.AppendResult{}, errors.New("append: no events")
+	}
+	meta, err := json.Marshal(metadataJSON(md))
+	if err != nil {
+		return ports.AppendResult{}, fmt.Errorf("append: metadata: %w", err)
+	}
+	s.start.Do(func() { go s.writer() })
+	req := &appendRequest{ctx: ctx, streamID: streamID, expected: expectedVersion, events: events, md: md, meta: meta, done: make(chan appendOutcome, 1)}
+	select {
+	case s.queue <- req:
+	case <-s.stop:
+		return ports.AppendResult{}, fmt.Errorf("append to stream %s: event store closed", streamID)
+	case <-ctx.Done():
+		return ports.AppendResult{}, fmt.Errorf("append to stream %s: %w", streamID, ctx.Err())
+	}
+	out := <-req.done
+	if out.err != nil {
+		return ports.AppendResult{}, fmt.Errorf("append to stream %s: %w", streamID, out.err)
+	}
+	return out.res, nil
+}
+
+// writer commits appends one transaction at a time. The queue is
+// unbuffered, so while a batch commits, new callers wait in their send; the
+// next batch is every caller waiting then. No timer adds latency: a lone
+// append commits at once.
+func (s *EventStore) writer() {
+	defer close(s.stopped)
+	for {
+		var batch []*appendRequest
+		select {
+		case r := <-s.queue:
+			batch = append(batch, r)
+		case <-s.stop:
+			return
+		}
+	drain:
+		for len(batch) < maxBatch {
+			select {
+			case r := <-s.queue:
+				batch = append(batch, r)
+			default:
+				break drain
+			}
+		}
+		s.commit(batch)
+	}
+}
+
+// commit appends a batch in one transaction and answers every request.
+func (s *EventStore) commit(batch []*appendRequest) {
+	live := batch[:0:0]
+	for _, r := range batch {
+		if err := r.ctx.Err(); err != nil {
+			r.done <- appendOutcome{err: err} // gave up while queued: nothing stored
+			continue
+		}
+		live = append(live, r)
+	}
+	if len(live) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
+	defer cancel()
+	var outcomes []appendOutcome
+	var rows []EventRow
+	now := s.now()
+	err := s.engine.AppendBatch(ctx, streamIDs(live), func(head int64, versions map[string]int) ([]EventRow, int64) {
+		var pos int64
+		outcomes, rows, pos = planAppend(live, head, versions, now)
+		return rows, pos
+	})
+	if err == nil {
+		// Committed: these rows are what the database holds at their
+		// positions.
+		s.recent.add(committed(live, outcomes, rows))
+		if len(rows) > 0 {
+			s.committed(rows[len(rows)-1].Position)
+		}
+	}
+	if err != nil && len(live) > 1 {
+		// One request's failure (a duplicate event id, say) must not fail
+		// the others: commit each on its own to find out whose it is.
+		for _, r := range live {
+			s.commit([]*appendRequest{r})
+		}
+		return
+	}
+	if errors.Is(err, gorm.ErrDuplicatedKey) {
+		// UNIQUE(stream_id, version) backs up the version check.
+		err = ports.ErrConcurrencyConflict
+	}
+	for i, r := range live {
+		if err != nil {
+			// The batch ran on its own context, so even a deadline here is
+			// the store being slow or gone, not the caller giving up.
+			r.done <- appendOutcome{err: Translate(context.Background(), err)}
+		} else {
+			r.done <- outcomes[i]
+		}
+	}
+}
+
+// planAppend decides a batch under the head lock: each request whose stream
+// is at its expected version gets the next positions and versions, in
+// order; the others get a conflict and store nothing. It returns the rows
+// to insert and the new head.
+func planAppend(reqs []*appendRequest, head int64, versions map[string]int, now time.Time) ([]appendOutcome, []EventRow, int64) {
+	outcomes := make([]appendOutcome, len(reqs))
+	var rows []EventRow
+	pos := head
+	for i, r := range reqs {
+		if cur := versions[r.streamID]; cur != r.expected {
+			outcomes[i].err = fmt.Errorf("%w: stream is at version %d, expected %d", ports.ErrConcurrencyConflict, cur, r.expected)
+			continue
+		}
+		for j, e := range r.events {
+			pos++
+			rows = append(rows, EventRow{
+				Position:   pos,
+				EventID:    UUID(e.ID),
+				StreamID:   UUID(r.streamID),
+				Version:    r.expected + j + 1,
+				Type:       e.Type,
+				Data:       JSON(e.Data),
+				Metadata:   JSON(r.meta),
+				RecordedAt: now,
+			})
+		}
+		versions[r.streamID] = r.expected + len(r.events)
+		outcomes[i].res = ports.AppendResult{Position: pos, Version: versions[r.streamID]}
+	}
+	return outcomes, rows, pos
+}
+
+// streamIDs returns the distinct streams of reqs.
+func streamIDs(reqs []*appendRequest) []string {
+	ids := make([]string, 0, len(reqs))
+	seen := make(map[string]bool, len(reqs))
+	for _, r := range reqs {
+		if !seen[r.streamID] {
+			seen[r.streamID] = true
+			ids = append(ids, r.streamID)
+		}
+	}
+	return ids
+}
+
+// LoadStream implements ports.EventStore.
+func (s *EventStore) LoadStream(ctx context.Context, streamID string) ([]ports.RecordedEvent, error) {
+	var rows []EventRow
+	var err error
+	if l, ok := s.engine.(StreamLoader); ok {
+		rows, err = l.LoadStream(ctx, streamID)
+	} else {
+		err = s.db.WithContext(ctx).Where("stream_id = ?", UUID(streamID)).Order("version").Find(&rows).Error
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load stream %s: %w", streamID, Translate(ctx, err))
+	}
+	return recorded(rows)
+}
+
+// ReadAll implements ports.EventStore. A run of this store's own latest
+// appends comes from memory (see recentEvents); the rest of the page, from
+// where that run ends, from the database.
+func (s *EventStore) ReadAll(ctx context.Context, after int64, limit int) ([]ports.RecordedEvent, error) {
+	out := s.recent.from(after+1, limit)
+	if len(out) == limit {
+		return out, nil
+	}
+	if n := len(out); n > 0 {
+		after = out[n-1].Position
+	}
+	var rows []EventRow
+	err := s.db.WithContext(ctx).Where("position > ?", after).Order("position").Limit(limit - len(out)).Find(&rows).Error
+	if err != nil {
+		return nil, fmt.Errorf("read events after %d: %w", after, Translate(ctx, err))
+	}
+	rest, err := recorded(rows)
+	if err != nil {
+		return nil, err
+	}
+	return append(out, rest...), nil
+}
+
+// Head implements ports.EventStore. The counter is updated in the appending
+// transaction, so a committed value never covers an uncommitted event.
+func (s *EventStore) Head(ctx context.Context) (int64, error) {
+	var head HeadRow
+	if err := s.db.WithContext(ctx).Take(&head, 1).Error; err != nil {
+		return 0, fmt.Errorf("read head: %w", Translate(ctx, err))
+	}
+	return head.Position, nil
+}
+
+// Ping implements ports.EventStore.
+func (s *EventStore) Ping(ctx context.Context) error { return Translate(ctx, ping(ctx, s.db)) }
+
+// DB returns the store's database handle, for pool statistics.
+func (s *EventStore) DB() *gorm.DB { return s.db }
+
+func recorded(rows []EventRow) ([]ports.RecordedEvent, error) {
+	out := make([]ports.RecordedEvent, len(rows))
+	for i, r := range rows {
+		var md metadataJSON
+		if err := json.Unmarshal(r.Metadata, &md); err != nil {
+			return nil, fmt.Errorf("event %d: metadata: %w", r.Position, err)
+		}
+		out[i] = r.recorded(ports.Metadata(md))
+	}
+	return out, nil
+}
+
+// committed returns the events of a committed batch: rows as planAppend
+// made them, in request order, with each request's metadata as given
+// rather than decoded back from the JSON written for it.
+func committed(reqs []*appendRequest, outcomes []appendOutcome, rows []EventRow) []ports.RecordedEvent {
+	out := make([]ports.RecordedEvent, 0, len(rows))
+	for i, r := range reqs {
+		if outcomes[i].err != nil {
+			continue // stored nothing
+		}
+		for range r.events {
+			out = append(out, rows[len(out)].recorded(r.md))
+		}
+	}
+	return out
+}
+
+// recorded is the row as the port returns it.
+func (r EventRow) recorded(md ports.Metadata) ports.RecordedEvent {
+	return ports.RecordedEvent{
+		Position:   r.Position,
+		ID:         string(r.EventID),
+		StreamID:   string(r.StreamID),
+		Version:    r.Version,
+		Type:       r.Type,
+		Data:       r.Data,
+		Metadata:   md,
+		RecordedAt: r.RecordedAt.UTC(),
+	}
+}

@@ -1,0 +1,276 @@
+package store
+
+import (
+	"context"
+	"database/sql/driver"
+	"fmt"
+	"reflect"
+	"strings"
+	"time"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/schema"
+
+	"invoices/domain/invoice"
+	"invoices/ports"
+)
+
+// The GORM models below are the schema: both engines create their tables
+// from them with AutoMigrate, and nothing else defines a column.
+
+// EventRow is one stored event.
+type EventRow struct {
+	Position   int64     `gorm:"primaryKey;autoIncrement:false"`
+	EventID    UUID      `gorm:"column:event_id;not null;uniqueIndex:events_event_id"`
+	StreamID   UUID      `gorm:"column:stream_id;not null;uniqueIndex:events_stream_version,priority:1"`
+	Version    int       `gorm:"not null;uniqueIndex:events_stream_version,priority:2"`
+	Type       string    `gorm:"not null;size:128"`
+	Data       JSON      `gorm:"not null"`
+	Metadata   JSON      `gorm:"not null"`
+	RecordedAt time.Time `gorm:"not null;autoCreateTime:false"`
+}
+
+// TableName implements gorm's schema.Tabler.
+func (EventRow) TableName() string { return "events" }
+
+// HeadRow is the single-row position counter. Every append updates it first,
+// which serialises appends: positions are gapless (the update rolls back with
+// a failed append) and commit-ordered (the next appender waits for this
+// transaction's commit), so a reader that sees position N has seen 1..N-1.
+// A bare bigserial is not enough: a lower value can commit after a higher one
+// and a projector reading "position > checkpoint" would skip it for good.
+type HeadRow struct {
+	ID       int   `gorm:"primaryKey;autoIncrement:false"`
+	Position int64 `gorm:"not null"`
+}
+
+// TableName implements gorm's schema.Tabler.
+func (HeadRow) TableName() string { return "event_store_head" }
+
+// InvoiceRow is the invoice read model. Timestamps come from the events, so
+// GORM must not stamp them itself.
+type InvoiceRow struct {
+	ID         UUID      `gorm:"primaryKey"`
+	Seq        int64     `gorm:"not null;uniqueIndex:invoices_seq"`
+	CustomerID string    `gorm:"column:customer_id;not null;size:255"`
+	Amount     Money     `gorm:"not null"`
+	Status     string    `gorm:"not null;size:16"`
+	Version    int       `gorm:"not null"`
+	CreatedAt  time.Time `gorm:"not null;autoCreateTime:false"`
+	UpdatedAt  time.Time `gorm:"not null;autoUpdateTime:false"`
+	PaidAt     *time.Time
+}
+
+// TableName implements gorm's schema.Tabler.
+func (InvoiceRow) TableName() string { return "invoices" }
+
+// SeqIndex is the name of the invoices table's unique index on seq, which
+// orders the list.
+const SeqIndex = "invoices_seq"
+
+// CheckpointRow records how far a projector has applied the event stream.
+type CheckpointRow struct {
+	Name      string    `gorm:"primaryKey;size:128"`
+	Position  int64     `gorm:"not null"`
+	UpdatedAt time.Time `gorm:"not null;autoUpdateTime:false"`
+}
+
+// TableName implements gorm's schema.Tabler.
+func (CheckpointRow) TableName() string { return "projection_checkpoints" }
+
+// Advisory-lock keys that serialise schema migrations between instances
+// starting at once ("invoices" events / read model).
+const (
+	migrateEventStoreLock int64 = 0x696e765f65767473
+	migrateReadModelLock  int64 = 0x696e765f72656164
+)
+
+// migrate runs fn, which changes the schema, in one transaction that first
+// takes the engine's schema lock, so instances starting together migrate one
+// after another instead of colliding on CREATE TABLE; the later ones find
+// the schema in place.
+func migrate(ctx context.Context, db *gorm.DB, e Engine, lock int64, fn func(tx *gorm.DB) error) error {
+	return db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := e.LockSchema(tx, lock); err != nil {
+			return fmt.Errorf("lock schema: %w", err)
+		}
+		return fn(tx)
+	})
+}
+
+// migrateEventStore creates or updates the event store's tables and seeds
+// the head counter; MAX(position) covers events stored before it existed.
+func migrateEventStore(ctx context.Context, db *gorm.DB, e Engine) error {
+	err := migrate(ctx, db, e, migrateEventStoreLock, func(tx *gorm.DB) error {
+		if err := tx.AutoMigrate(&EventRow{}, &HeadRow{}); err != nil {
+			return err
+		}
+		// "WHERE true" resolves SQLite's INSERT ... SELECT ... ON CONFLICT
+		// parse ambiguity; PostgreSQL accepts it as is.
+		return tx.Exec(`INSERT INTO event_store_head (id, position)
+			SELECT 1, COALESCE(MAX(position), 0) FROM events WHERE true
+			ON CONFLICT (id) DO NOTHING`).Error
+	})
+	if err != nil {
+		return fmt.Errorf("migrate event store: %w", err)
+	}
+	return nil
+}
+
+// migrateReadModel creates or updates the read model's tables.
+func migrateReadModel(ctx context.Context, db *gorm.DB, e Engine) error {
+	err := migrate(ctx, db, e, migrateReadModelLock, func(tx *gorm.DB) error {
+		return tx.AutoMigrate(&InvoiceRow{}, &CheckpointRow{})
+	})
+	if err != nil {
+		return fmt.Errorf("migrate read model: %w", err)
+	}
+	return nil
+}
+
+// UnindexedInvoiceRow returns a pointer to a struct with InvoiceRow's fields
+// and column definitions but no index tags, so a rebuild's fresh table is
+// created from the same definition as the live one (no second copy to
+// drift), while its secondary index waits until after the bulk load.
+func UnindexedInvoiceRow() any {
+	t := reflect.TypeFor[InvoiceRow]()
+	fields := make([]reflect.StructField, t.NumField())
+	for i := range fields {
+		f := t.Field(i)
+		var keep []string
+		for _, s := range strings.Split(f.Tag.Get("gorm"), ";") {
+			key, _, _ := strings.Cut(s, ":")
+			if k := strings.ToLower(strings.TrimSpace(key)); k != "index" && k != "uniqueindex" {
+				keep = append(keep, s)
+			}
+		}
+		f.Tag = reflect.StructTag(`gorm:"` + strings.Join(keep, ";") + `"`)
+		fields[i] = f
+	}
+	return reflect.New(reflect.StructOf(fields)).Interface()
+}
+
+// ColumnKind is a column type whose SQL spelling differs per engine.
+type ColumnKind int
+
+// The engine-dependent column kinds.
+const (
+	UUIDColumn  ColumnKind = iota // a UUID
+	JSONColumn                    // a JSON document
+	MoneyColumn                   // an exact amount with two decimal places
+)
+
+// ColumnTyper is implemented by each engine's GORM dialector: it spells a
+// column kind in the engine's SQL.
+type ColumnTyper interface {
+	ColumnType(ColumnKind) string
+}
+
+// columnType asks db's dialector how to spell k.
+func columnType(db *gorm.DB, k ColumnKind) string {
+	if ct, ok := db.Dialector.(ColumnTyper); ok {
+		return ct.ColumnType(k)
+	}
+	return "text"
+}
+
+// UUID is a UUID column (the engine picks the SQL type).
+type UUID string
+
+// GormDBDataType implements gorm's dialect-aware data type interface.
+func (UUID) GormDBDataType(db *gorm.DB, _ *schema.Field) string { return columnType(db, UUIDColumn) }
+
+// Value implements driver.Valuer.
+func (u UUID) Value() (driver.Value, error) { return string(u), nil }
+
+// Scan implements sql.Scanner.
+func (u *UUID) Scan(src any) error {
+	s, err := text(src)
+	*u = UUID(s)
+	return err
+}
+
+// JSON is a JSON document column (the engine picks the SQL type).
+type JSON []byte
+
+// GormDBDataType implements gorm's dialect-aware data type interface.
+func (JSON) GormDBDataType(db *gorm.DB, _ *schema.Field) string { return columnType(db, JSONColumn) }
+
+// Value implements driver.Valuer; a string binds as JSON text on both engines.
+func (j JSON) Value() (driver.Value, error) { return string(j), nil }
+
+// Scan implements sql.Scanner.
+func (j *JSON) Scan(src any) error {
+	s, err := text(src)
+	*j = JSON(s)
+	return err
+}
+
+// Money is an exact amount column, read and written as decimal text so no
+// engine ever holds it as a float.
+type Money invoice.Amount
+
+// GormDBDataType implements gorm's dialect-aware data type interface.
+func (Money) GormDBDataType(db *gorm.DB, _ *schema.Field) string { return columnType(db, MoneyColumn) }
+
+// Value implements driver.Valuer with the exact decimal text.
+func (a Money) Value() (driver.Value, error) { return invoice.Amount(a).String(), nil }
+
+// Scan implements sql.Scanner. Both engines hand back decimal text.
+func (a *Money) Scan(src any) error {
+	s, err := text(src)
+	if err != nil {
+		return err
+	}
+	v, err := invoice.ParseAmount(s)
+	if err != nil {
+		return fmt.Errorf("stored amount %q: %w", s, err)
+	}
+	*a = Money(v)
+	return nil
+}
+
+func text(src any) (string, error) {
+	switch v := src.(type) {
+	case string:
+		return v, nil
+	case []byte:
+		return string(v), nil
+	default:
+		return "", fmt.Errorf("expected text, got %T", src)
+	}
+}
+
+// NewInvoiceRow is the row of an invoice view.
+func NewInvoiceRow(v ports.InvoiceView) InvoiceRow {
+	return InvoiceRow{
+		ID:         UUID(v.ID),
+		Seq:        v.Seq,
+		CustomerID: v.CustomerID,
+		Amount:     Money(v.Amount),
+		Status:     string(v.Status),
+		Version:    v.Version,
+		CreatedAt:  v.CreatedAt,
+		UpdatedAt:  v.UpdatedAt,
+		PaidAt:     v.PaidAt,
+	}
+}
+
+// View is the row as the read port returns it.
+func (r InvoiceRow) View() ports.InvoiceView {
+	v := ports.InvoiceView{
+		ID:         string(r.ID),
+		CustomerID: r.CustomerID,
+		Amount:     invoice.Amount(r.Amount),
+		Status:     invoice.Status(r.Status),
+		Version:    r.Version,
+		Seq:        r.Seq,
+		CreatedAt:  r.CreatedAt.UTC(),
+		UpdatedAt:  r.UpdatedAt.UTC(),
+	}
+	if r.PaidAt != nil {
+		t := r.PaidAt.UTC()
+		v.PaidAt = &t
+	}
+	return v
+}

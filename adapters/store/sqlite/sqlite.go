@@ -1,0 +1,165 @@
+// Package sqlite is the embedded SQLite engine of the store (see package
+// store), the default, needing no server: everything goes through GORM on
+// the pure-Go driver. One process owns the database file, so positions are
+// commit-ordered by SQLite's single writer and there are no other
+// processes' commits to hear of.
+package sqlite
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/glebarez/sqlite"
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+
+	"invoices/adapters/store"
+	"invoices/config"
+	"invoices/ports"
+)
+
+// Engine is the SQLite engine.
+type Engine struct{}
+
+var _ store.Engine = Engine{}
+
+// dialector is GORM's SQLite dialector with the engine's column types.
+type dialector struct{ sqlite.Dialector }
+
+// ColumnType implements store.ColumnTyper. Everything is text: SQLite's
+// NUMERIC affinity would turn an amount into a float.
+func (dialector) ColumnType(store.ColumnKind) string { return "text" }
+
+// Dialector implements store.Engine. The database file's directory is
+// created if missing.
+func (Engine) Dialector(cfg config.Database) (gorm.Dialector, error) {
+	if err := os.MkdirAll(filepath.Dir(cfg.DSN), 0o750); err != nil {
+		return nil, fmt.Errorf("create data directory: %w", err)
+	}
+	return dialector{sqlite.Dialector{DSN: dsn(cfg.DSN)}}, nil
+}
+
+// dsn turns a file path into a DSN tuned for safe concurrent use: WAL lets
+// readers run beside the single writer, IMMEDIATE transactions take the
+// write lock up front (so a read-then-write transaction cannot fail with
+// SQLITE_BUSY half way), busy_timeout queues writers instead of failing
+// them, and synchronous=FULL makes a commit durable before the reply.
+func dsn(path string) string {
+	return "file:" + path +
+		"?_pragma=busy_timeout(10000)" +
+		"&_pragma=journal_mode(WAL)" +
+		"&_pragma=synchronous(FULL)" +
+		"&_pragma=foreign_keys(1)" +
+		"&_txlock=immediate"
+}
+
+// Remote implements store.Engine: a file is there or not.
+func (Engine) Remote() bool { return false }
+
+// LockSchema implements store.Engine: the migration's IMMEDIATE
+// transaction holds the database's write lock already.
+func (Engine) LockSchema(*gorm.DB, int64) error { return nil }
+
+// NewAppender implements store.Engine.
+func (Engine) NewAppender(db *gorm.DB, _ config.Database, _ string) (store.Appender, error) {
+	return appender{db: db}, nil
+}
+
+// NewWriter implements store.Engine.
+func (Engine) NewWriter(*gorm.DB) (store.Writer, error) { return writer{}, nil }
+
+// appender appends a batch in one IMMEDIATE transaction.
+type appender struct{ db *gorm.DB }
+
+// chunk is the rows per multi-row INSERT or UPDATE. The driver matches each
+// placeholder against every argument, quadratic in a statement's size, so
+// statements stay small.
+const chunk = 50
+
+// AppendBatch implements store.Appender.
+func (a appender) AppendBatch(ctx context.Context, streams []string, plan store.PlanFunc) error {
+	return a.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var head int64
+		if err := tx.Raw(`UPDATE event_store_head SET position = position WHERE id = 1 RETURNING position`).Row().Scan(&head); err != nil {
+			return fmt.Errorf("lock head: %w", err)
+		}
+		var current []struct {
+			StreamID string
+			Version  int
+		}
+		err := tx.Model(&store.EventRow{}).Select("stream_id, MAX(version) AS version").
+			Where("stream_id IN ?", streams).Group("stream_id").Find(&current).Error
+		if err != nil {
+			return fmt.Errorf("read stream versions: %w", err)
+		}
+		versions := make(map[string]int, len(streams))
+		for _, c := range current {
+			versions[c.StreamID] = c.Version
+		}
+		rows, pos := plan(head, versions)
+		if len(rows) == 0 {
+			return nil
+		}
+		if err := tx.CreateInBatches(&rows, chunk).Error; err != nil {
+			return err
+		}
+		if err := tx.Model(&store.HeadRow{}).Where("id = 1").Update("position", pos).Error; err != nil {
+			return fmt.Errorf("advance head: %w", err)
+		}
+		return nil
+	})
+}
+
+// writer is the read-model side of the engine.
+type writer struct{}
+
+var _ store.Writer = writer{}
+
+// WriteChanges implements store.Writer: multi-row INSERTs of the row
+// struct, then one set-based UPDATE per chunk of payments.
+func (writer) WriteChanges(tx *gorm.DB, table string, c ports.InvoiceChanges) error {
+	if len(c.Inserts) > 0 {
+		rows := make([]store.InvoiceRow, len(c.Inserts))
+		for i, v := range c.Inserts {
+			rows[i] = store.NewInvoiceRow(v)
+		}
+		if err := tx.Table(table).CreateInBatches(&rows, chunk).Error; err != nil {
+			return fmt.Errorf("insert %d invoices (first %s): %w", len(rows), rows[0].ID, err)
+		}
+	}
+	var matched int64
+	for start := 0; start < len(c.Payments); start += chunk {
+		n, err := markPaid(tx, table, c.Payments[start:min(start+chunk, len(c.Payments))])
+		if err != nil {
+			return fmt.Errorf("mark %d invoices paid: %w", len(c.Payments), err)
+		}
+		matched += n
+	}
+	if matched != int64(len(c.Payments)) {
+		return store.UnmatchedPayment(tx, table, c.Payments, matched)
+	}
+	return nil
+}
+
+// markPaid marks each payment's invoice paid, only if its row in table is at
+// the payment's FromVersion, and returns the rows matched.
+func markPaid(tx *gorm.DB, table string, payments []ports.InvoicePayment) (int64, error) {
+	var q strings.Builder
+	q.WriteString("WITH v(id, from_version, version, paid_at) AS (VALUES ")
+	args := make([]any, 0, 4*len(payments)+4)
+	for i, p := range payments {
+		if i > 0 {
+			q.WriteString(", ")
+		}
+		q.WriteString("(?, ?, ?, ?)")
+		args = append(args, store.UUID(p.ID), p.FromVersion, p.Version, p.PaidAt)
+	}
+	q.WriteString(`) UPDATE ? SET status = ?, paid_at = v.paid_at, updated_at = v.paid_at, version = v.version
+		FROM v WHERE ?.id = v.id AND ?.version = v.from_version`)
+	t := clause.Table{Name: table}
+	res := tx.Exec(q.String(), append(args, t, store.PaidStatus, t, t)...)
+	return res.RowsAffected, res.Error
+}
