@@ -1,19 +1,23 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"net/http"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"go.uber.org/fx"
 	"go.uber.org/fx/fxtest"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 
+	"invoices/app/projection"
 	"invoices/config"
 )
 
@@ -83,5 +87,50 @@ func TestServiceBoots(t *testing.T) {
 		if !strings.Contains(metrics, want) {
 			t.Errorf("/metrics lacks %q", want)
 		}
+	}
+}
+
+// TestRebuildPrinter checks the rebuild's progress output on a pipe (a line
+// a second, none for the last update: the summary follows) and on a
+// terminal (a bar redrawn in place, ended by a newline when done).
+func TestRebuildPrinter(t *testing.T) {
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	updates := []struct {
+		at time.Duration
+		pr projection.RebuildProgress
+	}{
+		{0, projection.RebuildProgress{Head: 1000}},
+		{500 * time.Millisecond, projection.RebuildProgress{Position: 300, Head: 1000, Elapsed: 500 * time.Millisecond}},
+		{1200 * time.Millisecond, projection.RebuildProgress{Position: 600, Head: 1000, Elapsed: 1200 * time.Millisecond}},
+		{2300 * time.Millisecond, projection.RebuildProgress{Position: 1000, Head: 1100, Elapsed: 2300 * time.Millisecond}},
+		{2400 * time.Millisecond, projection.RebuildProgress{Position: 1100, Head: 1100, Elapsed: 2400 * time.Millisecond, Done: true}},
+	}
+	tests := []struct {
+		tty  bool
+		want string
+	}{
+		{false, "rebuild: 0/1000 events (0.0%), 0 events/s, ETA --\n" +
+			"rebuild: 600/1000 events (60.0%), 500 events/s, ETA 1s\n" +
+			"rebuild: 1000/1100 events (90.9%), 435 events/s, ETA 0s\n"},
+		{true, "\r[                              ]   0.0%  0/1000 events  0 events/s  ETA --\x1b[K" +
+			"\r[========>                     ]  30.0%  300/1000 events  600 events/s  ETA 1s\x1b[K" +
+			"\r[=================>            ]  60.0%  600/1000 events  500 events/s  ETA 1s\x1b[K" +
+			"\r[==========================>   ]  90.9%  1000/1100 events  435 events/s  ETA 0s\x1b[K" +
+			"\r[==============================] 100.0%  1100/1100 events  458 events/s  ETA 0s\x1b[K\n"},
+	}
+	for _, tt := range tests {
+		t.Run("tty="+strconv.FormatBool(tt.tty), func(t *testing.T) {
+			var out bytes.Buffer
+			p := newRebuildPrinter(&out, tt.tty)
+			var now time.Time
+			p.now = func() time.Time { return now }
+			for _, u := range updates {
+				now = start.Add(u.at)
+				p.update(u.pr)
+			}
+			if diff := cmp.Diff(tt.want, out.String()); diff != "" {
+				t.Errorf("output mismatch (-want +got):\n%s", diff)
+			}
+		})
 	}
 }

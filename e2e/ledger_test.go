@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"context"
@@ -9,169 +9,18 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
-	"os"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
-
-	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver for reading both stores directly
-
-	"invoices/adapters/gormstore/storetest"
-	"invoices/config"
 )
 
-// Helpers of the crash tests (crash_test.go): a killable service process
-// whose logs can be read while it runs, an HTTP client that records what
-// every request got, and the invariant checks that compare the API, the
-// event store and the read model after the dust settles.
-
-// crashSeedEnv replays a crash test's random choices (amounts, which
-// requests pay, kill delays, which instance dies). Timing still varies.
-const crashSeedEnv = "CRASH_TEST_SEED"
-
-// crashPostgres returns the PostgreSQL engine, or skips the test.
-func crashPostgres(t *testing.T) storetest.Engine {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("crash test runs and SIGKILLs the real binary on PostgreSQL; skipped with -short")
-	}
-	e, ok := storetest.Postgres()
-	if !ok {
-		t.Skip("crash test skipped: set " + storetest.EnvVar + " (e.g. postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable) to run it")
-	}
-	return e
-}
-
-// crashSeed returns the seed of a test's random choices, logged for replay.
-func crashSeed(t *testing.T) uint64 {
-	t.Helper()
-	seed := uint64(time.Now().UnixNano())
-	if s := os.Getenv(crashSeedEnv); s != "" {
-		v, err := strconv.ParseUint(s, 10, 64)
-		if err != nil {
-			t.Fatalf("%s=%q: %v", crashSeedEnv, s, err)
-		}
-		seed = v
-	}
-	t.Logf("seed %d (replay the random choices with %s=%d)", seed, crashSeedEnv, seed)
-	return seed
-}
-
-// crashClient is shared by all load goroutines. Its timeout is above the
-// service's REQUEST_TIMEOUT, so the server, not the client, decides a 503.
-func crashClient() *http.Client {
-	return &http.Client{
-		Timeout: 20 * time.Second,
-		Transport: &http.Transport{
-			MaxIdleConns:        256,
-			MaxIdleConnsPerHost: 64,
-			IdleConnTimeout:     30 * time.Second,
-		},
-	}
-}
-
-// crashInvoice is the part of an invoice response the tests check.
-type crashInvoice struct {
-	ID         string      `json:"id"`
-	CustomerID string      `json:"customerId"`
-	Amount     json.Number `json:"amount"`
-	Status     string      `json:"status"`
-	Version    int         `json:"version"`
-	PaidAt     *time.Time  `json:"paidAt"`
-}
-
-// crashReply is one request as the client saw it.
-type crashReply struct {
-	op        string // "create", "pay", "get"
-	instance  *serviceProcess
-	requestID string
-	sent      time.Time
-	took      time.Duration
-	status    int
-	err       error // transport failure: no HTTP answer
-	inv       crashInvoice
-	problem   string // problem type of an error answer
-	warning   string // Warning header (read model lagged)
-}
-
-func (r crashReply) String() string {
-	s := fmt.Sprintf("%s on %s (request %s, sent %s, took %v): ", r.op, r.instance.name, r.requestID,
-		r.sent.Format("15:04:05.000000"), r.took.Round(time.Microsecond))
-	if r.err != nil {
-		return s + "transport error: " + r.err.Error()
-	}
-	s += strconv.Itoa(r.status)
-	if r.problem != "" {
-		s += " " + r.problem
-	}
-	if r.warning != "" {
-		s += " Warning: " + r.warning
-	}
-	return s
-}
-
-// crashCall sends one request and decodes an invoice or a problem.
-func crashCall(ctx context.Context, client *http.Client, p *serviceProcess, op, method, path, body, requestID string) crashReply {
-	r := crashReply{op: op, instance: p, requestID: requestID, sent: time.Now()}
-	defer func() { r.took = time.Since(r.sent) }()
-	var rd io.Reader
-	if body != "" {
-		rd = strings.NewReader(body)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, p.base+path, rd)
-	if err != nil {
-		r.err = err
-		return r
-	}
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	req.Header.Set("X-Request-ID", requestID)
-	resp, err := client.Do(req)
-	if err != nil {
-		r.err = err
-		r.took = time.Since(r.sent)
-		return r
-	}
-	defer func() { _ = resp.Body.Close() }()
-	r.status = resp.StatusCode
-	r.warning = resp.Header.Get("Warning")
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		r.err = fmt.Errorf("%d, reading body: %w", resp.StatusCode, err)
-		r.took = time.Since(r.sent)
-		return r
-	}
-	if resp.StatusCode < 300 {
-		if err := json.Unmarshal(b, &r.inv); err != nil {
-			r.problem = fmt.Sprintf("undecodable invoice %q: %v", b, err)
-		}
-	} else {
-		var pr struct {
-			Type string `json:"type"`
-		}
-		_ = json.Unmarshal(b, &pr)
-		r.problem = pr.Type
-	}
-	r.took = time.Since(r.sent)
-	return r
-}
-
-func crashCreate(ctx context.Context, client *http.Client, p *serviceProcess, customer, amount, requestID string) crashReply {
-	return crashCall(ctx, client, p, "create", http.MethodPost, "/invoices",
-		fmt.Sprintf(`{"customerId":%q,"amount":%s}`, customer, amount), requestID)
-}
-
-func crashPay(ctx context.Context, client *http.Client, p *serviceProcess, id, requestID string) crashReply {
-	return crashCall(ctx, client, p, "pay", http.MethodPost, "/invoices/"+id+"/pay", "", requestID)
-}
-
-func crashGet(ctx context.Context, client *http.Client, p *serviceProcess, id, requestID string) crashReply {
-	return crashCall(ctx, client, p, "get", http.MethodGet, "/invoices/"+id, "", requestID)
-}
+// What the crash tests check after the dust settles: a ledger of what the
+// service acknowledged under load, and the invariants that compare it, the
+// API, the event store and the read model.
 
 // randomAmount returns a request amount and the two-decimal text the
 // service must answer with. Some are written with fewer decimals or an
@@ -201,32 +50,35 @@ type ackedCreate struct {
 	by       string // instance that answered
 }
 
-// crashLedger records everything the service acknowledged and every answer that
+// ledger records everything the service acknowledged and every answer that
 // breaks the contract. It is shared by the load goroutines.
-type crashLedger struct {
-	mu       sync.Mutex
-	created  map[string]ackedCreate
-	settled  []string        // created ids other workers may pay now
-	paid     map[string]bool // ids with a 200 pay
-	counts   map[string]int  // "op status" -> count, e.g. "create 201"
-	failures []string
+type ledger struct {
+	t          *testing.T
+	violations *failures
+	mu         sync.Mutex
+	created    map[string]ackedCreate
+	settled    []string        // created ids other workers may pay now
+	paid       map[string]bool // ids with a 200 pay
+	counts     map[string]int  // "op status" -> count, e.g. "create 201"
 }
 
-func newCrashLedger() *crashLedger {
-	return &crashLedger{created: map[string]ackedCreate{}, paid: map[string]bool{}, counts: map[string]int{}}
+func newLedger(t *testing.T) *ledger {
+	return &ledger{
+		t: t, violations: newFailures(t, 30, "contract violations"),
+		created: map[string]ackedCreate{}, paid: map[string]bool{}, counts: map[string]int{},
+	}
 }
 
-func (l *crashLedger) fail(format string, args ...any) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.failures = append(l.failures, fmt.Sprintf(format, args...))
+// fail records a contract violation.
+func (l *ledger) fail(format string, args ...any) {
+	l.violations.add(format, args...)
 }
 
 // observe classifies a reply: it counts it, records a contract violation,
 // and reports whether the service answered at all (false for a transport
 // error that the kill or the end of the load explains). ok lists the
 // statuses the operation may answer.
-func (l *crashLedger) observe(ctx context.Context, r crashReply, ok ...int) bool {
+func (l *ledger) observe(ctx context.Context, r reply, ok ...int) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if r.err != nil {
@@ -237,7 +89,7 @@ func (l *crashLedger) observe(ctx context.Context, r crashReply, ok ...int) bool
 			l.counts[r.op+" cancelled at end of load"]++
 		default:
 			l.counts[r.op+" transport error"]++
-			l.failures = append(l.failures, "transport error from a live instance: "+r.String())
+			l.fail("transport error from a live instance: %v", r)
 		}
 		return false
 	}
@@ -251,48 +103,82 @@ func (l *crashLedger) observe(ctx context.Context, r crashReply, ok ...int) bool
 		// Allowed (a store call cut short around a crash); counted and
 		// reported, never acknowledged.
 		return true
-	case !crashStatusIn(ok, r.status):
-		l.failures = append(l.failures, "unexpected answer: "+r.String())
-	case r.status == http.StatusConflict && r.problem != "/problems/already-paid" && r.problem != "/problems/conflict":
-		l.failures = append(l.failures, "409 with an unexpected problem type: "+r.String())
+	case !slices.Contains(ok, r.status):
+		l.fail("unexpected answer: %v", r)
+	case r.status == http.StatusConflict && r.problem.Type != "/problems/already-paid" && r.problem.Type != "/problems/conflict":
+		l.fail("409 with an unexpected problem type: %v", r)
 	}
 	return true
 }
 
-func crashStatusIn(xs []int, x int) bool {
-	for _, v := range xs {
-		if v == x {
-			return true
-		}
+// createInvoice posts a new invoice with a random amount and records it if
+// it is acknowledged; it returns the reply and whether it was.
+func (l *ledger) createInvoice(ctx context.Context, c *client, p *service, rng *rand.Rand, customer, rid string) (reply, bool) {
+	body, want := randomAmount(rng)
+	r := c.create(ctx, p, customer, body, rid)
+	if !l.observe(ctx, r, http.StatusCreated) || r.status != http.StatusCreated {
+		return r, false
 	}
-	return false
-}
-
-func (l *crashLedger) addCreated(id string, c ackedCreate) {
+	if r.inv.ID == "" || string(r.inv.Amount) != want || r.inv.CustomerID != customer || r.inv.Status != "pending" {
+		l.fail("create of amount %s customer %q answered %+v: %v", body, customer, r.inv, r)
+		return r, false
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if _, dup := l.created[id]; dup {
-		l.failures = append(l.failures, "two 201s for one id "+id)
+	if _, dup := l.created[r.inv.ID]; dup {
+		l.fail("two 201s for one id %s", r.inv.ID)
 	}
-	l.created[id] = c
+	l.created[r.inv.ID] = ackedCreate{amount: want, customer: customer, by: p.name}
+	return r, true
+}
+
+// recordPay records one pay's answer; it reports whether the pay was
+// acknowledged.
+func (l *ledger) recordPay(ctx context.Context, r reply, id string) bool {
+	if !l.observe(ctx, r, http.StatusOK, http.StatusConflict) || r.status != http.StatusOK {
+		return false
+	}
+	if r.inv.ID != id || r.inv.Status != "paid" || r.inv.PaidAt == nil {
+		l.fail("pay of %s answered 200 with %+v: %v", id, r.inv, r)
+		return false
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.paid[id] = true
+	return true
+}
+
+// recordPayPair records two simultaneous pays of one new invoice. When both
+// got an answer (neither lost to a kill nor a 503), exactly one must be 200
+// and the other 409 already paid; it reports whether the pair was checked.
+func (l *ledger) recordPayPair(ctx context.Context, a, b reply, id string) bool {
+	okA, okB := l.recordPay(ctx, a, id), l.recordPay(ctx, b, id)
+	answered := func(r reply) bool { return r.err == nil && r.status != http.StatusServiceUnavailable }
+	if !answered(a) || !answered(b) {
+		if okA && okB {
+			l.fail("invoice %s paid twice: %v and %v", id, a, b)
+		}
+		return false
+	}
+	alreadyPaid := func(r reply) bool {
+		return r.status == http.StatusConflict && r.problem.Type == "/problems/already-paid"
+	}
+	if exactlyOnce := okA && alreadyPaid(b) || okB && alreadyPaid(a); !exactlyOnce {
+		l.fail("two simultaneous pays of %s: want exactly one 200 and one 409 already-paid, got %v and %v", id, a, b)
+	}
+	return true
 }
 
 // settle makes an acknowledged invoice available to pickCreated, once the
 // worker that created it is done paying it.
-func (l *crashLedger) settle(id string) {
+func (l *ledger) settle(id string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.settled = append(l.settled, id)
 }
 
-func (l *crashLedger) addPaid(id string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.paid[id] = true
-}
-
 // pickCreated returns a random settled invoice, or false if none.
-func (l *crashLedger) pickCreated(rng *rand.Rand) (string, bool) {
+func (l *ledger) pickCreated(rng *rand.Rand) (string, bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if len(l.settled) == 0 {
@@ -301,9 +187,19 @@ func (l *crashLedger) pickCreated(rng *rand.Rand) (string, bool) {
 	return l.settled[rng.IntN(len(l.settled))], true
 }
 
-// report logs the counts and fails the test with every recorded violation.
-func (l *crashLedger) report(t *testing.T, what string) {
-	t.Helper()
+// ledgerCounts is how much the ledger had acknowledged at one moment.
+type ledgerCounts struct{ created, paid int }
+
+func (l *ledger) snapshot() ledgerCounts {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return ledgerCounts{created: len(l.created), paid: len(l.paid)}
+}
+
+// report logs the counts of answers, once the load is over; the
+// violations have failed the test as they happened.
+func (l *ledger) report(what string) {
+	l.t.Helper()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	keys := make([]string, 0, len(l.counts))
@@ -315,22 +211,14 @@ func (l *crashLedger) report(t *testing.T, what string) {
 	for _, k := range keys {
 		fmt.Fprintf(&b, "  %-40s %d\n", k, l.counts[k])
 	}
-	t.Logf("%s: %d invoices acknowledged, %d pays acknowledged; answers:\n%s", what, len(l.created), len(l.paid), b.String())
-	const show = 30
-	for i, f := range l.failures {
-		if i == show {
-			t.Errorf("… and %d more violations", len(l.failures)-show)
-			break
-		}
-		t.Error(f)
-	}
-	l.failures = nil
+	l.t.Logf("%s: %d invoices acknowledged, %d pays acknowledged; answers:\n%s", what, len(l.created), len(l.paid), b.String())
+	l.violations.summarize()
 }
 
 // waitCaughtUp polls /readyz on every instance until it is ready and its
 // projector's lag is 0 with the checkpoint at the head (what `invoices
 // projections status` shows as LAG EVENTS 0).
-func waitCaughtUp(t *testing.T, client *http.Client, instances ...*serviceProcess) {
+func waitCaughtUp(t *testing.T, c *client, instances ...*service) {
 	t.Helper()
 	type readiness struct {
 		Status string `json:"status"`
@@ -349,7 +237,7 @@ func waitCaughtUp(t *testing.T, client *http.Client, instances ...*serviceProces
 		deadline := time.Now().Add(20 * time.Second)
 		var last string
 		for {
-			resp, err := client.Get(p.base + "/readyz")
+			resp, err := c.http.Get(p.base + "/readyz")
 			if err == nil {
 				var r readiness
 				body, _ := io.ReadAll(resp.Body)
@@ -399,7 +287,7 @@ func (f foldedInvoice) String() string {
 // without exponent) with exactly two decimals, without floats.
 func normalizeAmount(s string) (string, error) {
 	whole, frac, _ := strings.Cut(s, ".")
-	if whole == "" || !crashAllDigits(whole) || !crashAllDigits(frac) {
+	if whole == "" || !allDigits(whole) || !allDigits(frac) {
 		return "", fmt.Errorf("amount %q is not a plain decimal", s)
 	}
 	frac = strings.TrimRight(frac, "0")
@@ -413,7 +301,7 @@ func normalizeAmount(s string) (string, error) {
 	return whole + "." + frac + strings.Repeat("0", 2-len(frac)), nil
 }
 
-func crashAllDigits(s string) bool {
+func allDigits(s string) bool {
 	for i := 0; i < len(s); i++ {
 		if s[i] < '0' || s[i] > '9' {
 			return false
@@ -422,20 +310,10 @@ func crashAllDigits(s string) bool {
 	return true
 }
 
-// crashOpenDB opens one test database directly.
-func crashOpenDB(t *testing.T, cfg config.Database) *sql.DB {
-	t.Helper()
-	db, err := sql.Open("pgx", cfg.DSN)
-	if err != nil {
-		t.Fatalf("open %s: %v", cfg.Redacted, err)
-	}
-	t.Cleanup(func() { _ = db.Close() })
-	return db
-}
-
-// foldEventStore reads every event in position order, checks positions are
-// gapless 1..head and each stream well formed, and folds each stream into
-// the read-model row it implies. It returns the folded rows and the head.
+// foldEventStore reads every event of a PostgreSQL event store in position
+// order, checks positions are gapless 1..head and each stream well formed,
+// and folds each stream into the read-model row it implies. It returns the
+// folded rows and the head.
 func foldEventStore(t *testing.T, db *sql.DB) (map[string]*foldedInvoice, int64) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -454,13 +332,8 @@ func foldEventStore(t *testing.T, db *sql.DB) (map[string]*foldedInvoice, int64)
 	defer func() { _ = rows.Close() }()
 	folded := map[string]*foldedInvoice{}
 	var n int64
-	bad := 0
-	badf := func(format string, args ...any) {
-		bad++
-		if bad <= 20 {
-			t.Errorf(format, args...)
-		}
-	}
+	bad := newFailures(t, 20, "event store faults")
+	defer bad.summarize()
 	for rows.Next() {
 		var (
 			pos                                     int64
@@ -472,46 +345,46 @@ func foldEventStore(t *testing.T, db *sql.DB) (map[string]*foldedInvoice, int64)
 		}
 		n++
 		if pos != n {
-			badf("(d) events.position is not gapless: row %d has position %d", n, pos)
+			bad.add("(d) events.position is not gapless: row %d has position %d", n, pos)
 			n = pos
 		}
 		f := folded[stream]
 		switch typ {
 		case "invoice.created":
 			if f != nil {
-				badf("stream %s: invoice.created again at position %d (version %d)", stream, pos, version)
+				bad.add("stream %s: invoice.created again at position %d (version %d)", stream, pos, version)
 				continue
 			}
 			norm, err := normalizeAmount(amount)
 			if err != nil {
-				badf("stream %s position %d: %v", stream, pos, err)
+				bad.add("stream %s position %d: %v", stream, pos, err)
 			}
 			created, err := time.Parse(time.RFC3339Nano, cAt)
 			if err != nil {
-				badf("stream %s position %d: createdAt %q: %v", stream, pos, cAt, err)
+				bad.add("stream %s position %d: createdAt %q: %v", stream, pos, cAt, err)
 			}
 			f = &foldedInvoice{seq: pos, customer: customer, amount: norm, status: "pending", createdAt: created, updatedAt: created}
 			folded[stream] = f
 		case "invoice.paid":
 			if f == nil {
-				badf("stream %s: invoice.paid at position %d before invoice.created", stream, pos)
+				bad.add("stream %s: invoice.paid at position %d before invoice.created", stream, pos)
 				continue
 			}
 			f.paidCount++
 			paid, err := time.Parse(time.RFC3339Nano, pAt)
 			if err != nil {
-				badf("stream %s position %d: paidAt %q: %v", stream, pos, pAt, err)
+				bad.add("stream %s position %d: paidAt %q: %v", stream, pos, pAt, err)
 			}
 			if f.paidAt == nil { // the first payment is the one that counts
 				f.status, f.paidAt, f.updatedAt = "paid", &paid, paid
 			}
 		default:
-			badf("stream %s position %d: unknown event type %q", stream, pos, typ)
+			bad.add("stream %s position %d: unknown event type %q", stream, pos, typ)
 			continue
 		}
 		f.version++
 		if version != f.version {
-			badf("stream %s position %d: version %d, expected %d", stream, pos, version, f.version)
+			bad.add("stream %s position %d: version %d, expected %d", stream, pos, version, f.version)
 		}
 	}
 	if err := rows.Err(); err != nil {
@@ -523,7 +396,8 @@ func foldEventStore(t *testing.T, db *sql.DB) (map[string]*foldedInvoice, int64)
 	return folded, head
 }
 
-// readModelRows returns the invoices table and the projector's checkpoint.
+// readModelRows returns a PostgreSQL read model's invoices table and the
+// projector's checkpoint.
 func readModelRows(t *testing.T, db *sql.DB) (map[string]foldedInvoice, int64) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -565,17 +439,19 @@ func sameRow(a, b foldedInvoice) bool {
 		a.version == b.version && a.createdAt.Equal(b.createdAt) && a.updatedAt.Equal(b.updatedAt) && samePaid
 }
 
-// verifyStores checks (c) and (d): the read model equals the fold of the
-// event store stream by stream, the checkpoint equals the head, positions
-// are gapless, and no invoice was paid twice. It returns the folded streams.
-func verifyStores(t *testing.T, es, rd config.Database) map[string]*foldedInvoice {
+// verifyStores checks (c) and (d) on the PostgreSQL stores at the URLs es
+// and rd: the read model equals the fold of the event store stream by
+// stream, the checkpoint equals the head, positions are gapless, and no
+// invoice was paid twice. It returns the folded streams.
+func verifyStores(t *testing.T, es, rd string) map[string]*foldedInvoice {
 	t.Helper()
-	folded, head := foldEventStore(t, crashOpenDB(t, es))
-	read, checkpoint := readModelRows(t, crashOpenDB(t, rd))
+	folded, head := foldEventStore(t, openPostgres(t, es))
+	read, checkpoint := readModelRows(t, openPostgres(t, rd))
 	if checkpoint != head {
 		t.Errorf("(c) projector checkpoint %d != event store head %d", checkpoint, head)
 	}
-	bad, paid, twice := 0, 0, 0
+	bad := newFailures(t, 20, "(c) read-model mismatches")
+	paid, twice := 0, 0
 	for id, want := range folded {
 		if want.paidCount > 0 {
 			paid++
@@ -587,28 +463,17 @@ func verifyStores(t *testing.T, es, rd config.Database) map[string]*foldedInvoic
 		got, ok := read[id]
 		switch {
 		case !ok:
-			bad++
-			if bad <= 20 {
-				t.Errorf("(c) stream %s has no read-model row; events fold to %v", id, want)
-			}
+			bad.add("(c) stream %s has no read-model row; events fold to %v", id, want)
 		case !sameRow(got, *want):
-			bad++
-			if bad <= 20 {
-				t.Errorf("(c) invoice %s:\n read model %v\n events     %v", id, got, want)
-			}
+			bad.add("(c) invoice %s:\n read model %v\n events     %v", id, got, want)
 		}
 	}
 	for id, got := range read {
 		if _, ok := folded[id]; !ok {
-			bad++
-			if bad <= 20 {
-				t.Errorf("(c) read-model row %s has no stream in the event store: %v", id, got)
-			}
+			bad.add("(c) read-model row %s has no stream in the event store: %v", id, got)
 		}
 	}
-	if bad > 20 {
-		t.Errorf("(c) … %d read-model mismatches in all", bad)
-	}
+	bad.summarize()
 	t.Logf("stores: head %d, checkpoint %d, %d streams, %d read-model rows, %d paid, %d paid twice",
 		head, checkpoint, len(folded), len(read), paid, twice)
 	return folded
@@ -619,7 +484,7 @@ func verifyStores(t *testing.T, es, rd config.Database) map[string]*foldedInvoic
 // customer, each acknowledged pay reads back paid. It also reports how many
 // stored invoices were never acknowledged (committed as a crash cut the
 // answer off), which is allowed.
-func verifyAcknowledged(t *testing.T, client *http.Client, l *crashLedger, folded map[string]*foldedInvoice, instances ...*serviceProcess) {
+func verifyAcknowledged(t *testing.T, c *client, l *ledger, folded map[string]*foldedInvoice, instances ...*service) {
 	t.Helper()
 	l.mu.Lock()
 	ids := make([]string, 0, len(l.created))
@@ -634,19 +499,10 @@ func verifyAcknowledged(t *testing.T, client *http.Client, l *crashLedger, folde
 	}
 	l.mu.Unlock()
 
-	var mu sync.Mutex
-	bad := 0
-	badf := func(format string, args ...any) {
-		mu.Lock()
-		defer mu.Unlock()
-		bad++
-		if bad <= 20 {
-			t.Errorf(format, args...)
-		}
-	}
+	bad := newFailures(t, 20, "API mismatches")
 	for id := range paid {
 		if _, ok := want[id]; !ok {
-			badf("pay of %s acknowledged, but its create was not", id)
+			bad.add("pay of %s acknowledged, but its create was not", id)
 		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -654,19 +510,19 @@ func verifyAcknowledged(t *testing.T, client *http.Client, l *crashLedger, folde
 	for _, p := range instances {
 		work := make(chan string)
 		var wg sync.WaitGroup
-		for w := 0; w < 8; w++ {
+		for range 8 {
 			wg.Go(func() {
 				for id := range work {
-					r := crashGet(ctx, client, p, id, "crash-verify-"+id)
-					c := want[id]
+					r := c.get(ctx, p, id, "crash-verify-"+id)
+					a := want[id]
 					switch {
 					case r.err != nil || r.status != http.StatusOK:
-						badf("(a) acknowledged create %s (answered by %s) not readable: %v", id, c.by, r)
-					case string(r.inv.Amount) != c.amount || r.inv.CustomerID != c.customer:
-						badf("(a) invoice %s on %s: amount %s customer %q, acknowledged amount %s customer %q",
-							id, p.name, r.inv.Amount, r.inv.CustomerID, c.amount, c.customer)
+						bad.add("(a) acknowledged create %s (answered by %s) not readable: %v", id, a.by, r)
+					case string(r.inv.Amount) != a.amount || r.inv.CustomerID != a.customer:
+						bad.add("(a) invoice %s on %s: amount %s customer %q, acknowledged amount %s customer %q",
+							id, p.name, r.inv.Amount, r.inv.CustomerID, a.amount, a.customer)
 					case paid[id] && r.inv.Status != "paid":
-						badf("(b) acknowledged pay of %s, but %s shows status %q", id, p.name, r.inv.Status)
+						bad.add("(b) acknowledged pay of %s, but %s shows status %q", id, p.name, r.inv.Status)
 					}
 				}
 			})
@@ -677,9 +533,7 @@ func verifyAcknowledged(t *testing.T, client *http.Client, l *crashLedger, folde
 		close(work)
 		wg.Wait()
 	}
-	if bad > 20 {
-		t.Errorf("… %d API mismatches in all", bad)
-	}
+	bad.summarize()
 	unacked := 0
 	for id := range folded {
 		if _, ok := want[id]; !ok {

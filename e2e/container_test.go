@@ -1,7 +1,8 @@
-package main
+package e2e
 
 import (
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -13,13 +14,11 @@ import (
 )
 
 // No Docker engine runs where the tests run, so these tests read the
-// container files and check the properties operators rely on.
+// container files at the module root and check the properties operators
+// rely on.
 
 func TestDockerfile(t *testing.T) {
-	b, err := os.ReadFile("Dockerfile")
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := readRoot(t, "Dockerfile")
 	// Join continuation lines, drop comments.
 	text := regexp.MustCompile(`\\\n\s*`).ReplaceAllString(string(b), " ")
 	var lines []string
@@ -41,7 +40,7 @@ func TestDockerfile(t *testing.T) {
 	}
 	// The build stage's Go is the release toolchain the Makefile names and CI
 	// scans with govulncheck.
-	mkRelease := regexp.MustCompile(`(?m)^RELEASE_GO \?= go(\S+)$`).FindSubmatch(mustRead(t, "Makefile"))
+	mkRelease := regexp.MustCompile(`(?m)^RELEASE_GO \?= go(\S+)$`).FindSubmatch(readRoot(t, "Makefile"))
 	if mkRelease == nil || !strings.Contains(froms[0], "golang:"+string(mkRelease[1])+"-") {
 		t.Errorf("build stage %q does not use the Makefile's RELEASE_GO", froms[0])
 	}
@@ -71,19 +70,13 @@ func TestDockerfile(t *testing.T) {
 	if has(runtime, `^USER (root|0)\b`) {
 		t.Error("Dockerfile: the runtime stage switches to root")
 	}
-	mk, err := os.ReadFile("Makefile")
-	if err != nil {
-		t.Fatal(err)
-	}
+	mk := readRoot(t, "Makefile")
 	for _, want := range []string{"CGO_ENABLED=0 go build -trimpath", "-X main.version=$(VERSION)", "-X main.commit=$(COMMIT)", "GOTOOLCHAIN=$(RELEASE_GO)"} {
 		if !strings.Contains(string(mk), want) {
 			t.Errorf("Makefile build target lacks %q", want)
 		}
 	}
-	ignore, err := os.ReadFile(".dockerignore")
-	if err != nil {
-		t.Fatal(err)
-	}
+	ignore := readRoot(t, ".dockerignore")
 	for _, want := range []string{".git", "data", ".env"} {
 		if !slices.Contains(strings.Fields(string(ignore)), want) {
 			t.Errorf(".dockerignore does not exclude %s", want)
@@ -109,10 +102,7 @@ type composeFile struct {
 }
 
 func TestDockerCompose(t *testing.T) {
-	b, err := os.ReadFile("docker-compose.yml")
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := readRoot(t, "docker-compose.yml")
 	var c composeFile
 	if err := yaml.Unmarshal(b, &c); err != nil {
 		t.Fatal(err)
@@ -170,9 +160,10 @@ func TestDockerCompose(t *testing.T) {
 	}
 }
 
-func mustRead(t *testing.T, path string) []byte {
+// readRoot reads a file at the module root, the parent of this package.
+func readRoot(t *testing.T, name string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(path)
+	b, err := os.ReadFile(filepath.Join("..", name))
 	if err != nil {
 		t.Fatal(err)
 	}
