@@ -19,6 +19,7 @@ import (
 
 	"invoices/app/projection"
 	"invoices/config"
+	"invoices/ports"
 )
 
 // TestDependencyGraph fails `go test` rather than boot when a module's
@@ -39,9 +40,15 @@ func TestServiceBoots(t *testing.T) {
 	}
 	cfg.HTTP.Addr = "127.0.0.1:0"
 	var srv *http.Server
-	app := fxtest.New(t, append(options(cfg, zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel))), fx.Populate(&srv))...)
+	var events ports.EventStore
+	app := fxtest.New(t, append(options(cfg, zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel))), fx.Populate(&srv, &events))...)
 	app.RequireStart()
 	defer app.RequireStop()
+	// The projector is woken by commit notifications only if the event store
+	// it is given, decorated for metrics, still offers them.
+	if _, ok := events.(ports.CommitNotifier); !ok {
+		t.Errorf("the wired event store %T is not a ports.CommitNotifier", events)
+	}
 	base := "http://" + srv.Addr
 	client := &http.Client{Timeout: 10 * time.Second}
 

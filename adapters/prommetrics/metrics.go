@@ -145,8 +145,19 @@ func (c *projectorCollector) Collect(ch chan<- prometheus.Metric) {
 }
 
 // CountAppends wraps an event store so every successful append is counted.
+// The wrapper keeps the store's optional ports.CommitNotifier, which the
+// projector's wiring looks for.
 func CountAppends(s ports.EventStore, m *Metrics) ports.EventStore {
-	return countingStore{EventStore: s, m: m}
+	c := countingStore{EventStore: s, m: m}
+	if n, ok := s.(ports.CommitNotifier); ok {
+		return notifyingCountingStore{countingStore: c, CommitNotifier: n}
+	}
+	return c
+}
+
+type notifyingCountingStore struct {
+	countingStore
+	ports.CommitNotifier
 }
 
 type countingStore struct {

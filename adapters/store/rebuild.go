@@ -113,7 +113,7 @@ func (r *Rebuild) Apply(ctx context.Context, from, to int64, c ports.InvoiceChan
 func (r *Rebuild) applyTx(tx *gorm.DB, from, to int64, c ports.InvoiceChanges) error {
 	err := r.m.apply(tx, r.checkpoint, r.shadow.Table(), from, to, c)
 	if errors.Is(err, ports.ErrConcurrencyConflict) {
-		return fmt.Errorf("another rebuild? %w", err)
+		return fmt.Errorf("%w (another rebuild of this read database?)", err)
 	}
 	return err
 }
