@@ -38,16 +38,16 @@ type EventStore struct {
 	// id tells this store's commit notifications from other processes'.
 	id string
 
-	notifyMu sync.Mutex
-	notify   []func(head int64)
-	watching bool
+	notifyMu    sync.Mutex
+	notify      []func(head int64)
+	stopWatch   context.CancelFunc // ends the CommitWatcher; nil until it runs
+	watcherDone chan struct{}
 
 	queue    chan *appendRequest
 	start    sync.Once
 	stopOnce sync.Once
 	stop     chan struct{}
 	stopped  chan struct{}
-	watchers sync.WaitGroup
 }
 
 // recentKeep is how many of its own latest events the store keeps in
@@ -112,7 +112,14 @@ func (s *EventStore) Close() {
 	s.start.Do(func() { close(s.stopped) }) // never started: nothing to wait for
 	s.stopOnce.Do(func() { close(s.stop) })
 	<-s.stopped
-	s.watchers.Wait()
+	s.notifyMu.Lock()
+	stopWatch, done := s.stopWatch, s.watcherDone
+	s.stopWatch = func() {} // a later NotifyCommits starts none
+	s.notifyMu.Unlock()
+	if stopWatch != nil && done != nil {
+		stopWatch()
+		<-done
+	}
 }
 
 // NotifyCommits implements ports.CommitNotifier: fn hears of this store's
@@ -124,26 +131,15 @@ func (s *EventStore) NotifyCommits(fn func(head int64)) {
 	defer s.notifyMu.Unlock()
 	s.notify = append(s.notify, fn)
 	w, ok := s.engine.(CommitWatcher)
-	if !ok || s.watching {
-		return
+	if !ok || s.stopWatch != nil {
+		return // nothing to watch, already watching, or closed
 	}
-	select {
-	case <-s.stop:
-		return
-	default:
-	}
-	s.watching = true
 	ctx, cancel := context.WithCancel(context.Background())
-	s.watchers.Add(2)
-	go func() {
-		defer s.watchers.Done()
+	s.stopWatch, s.watcherDone = cancel, make(chan struct{})
+	go func(done chan struct{}) {
+		defer close(done)
 		w.WatchCommits(ctx, s.id, s.committed)
-	}()
-	go func() {
-		defer s.watchers.Done()
-		<-s.stop
-		cancel()
-	}()
+	}(s.watcherDone)
 }
 
 // committed tells every subscriber that events up to head are committed.
