@@ -84,7 +84,7 @@ const docTemplate = `{
                         }
                     },
                     "400": {
-                        "description": "bad limit or cursor",
+                        "description": "bad limit or cursor, or a query parameter this endpoint does not know",
                         "schema": {
                             "$ref": "#/definitions/httpapi.Problem"
                         }

@@ -1,10 +1,13 @@
 package httpapi
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
@@ -78,13 +81,17 @@ func (h invoiceHandlers) createInvoice(c *gin.Context) {
 //	@Param			cursor	query		string	false	"Opaque cursor from the previous page's Link header"
 //	@Success		200		{array}		InvoiceResponse
 //	@Header			200		{string}	Link	"<https://…/invoices?cursor=…&limit=…>; rel=\"next\""
-//	@Failure		400		{object}	Problem	"bad limit or cursor"
+//	@Failure		400		{object}	Problem	"bad limit or cursor, or a query parameter this endpoint does not know"
 //	@Failure		500		{object}	Problem
 //	@Failure		401		{object}	Problem	"API key missing or wrong (only when API_KEYS is set)"
 //	@Failure		503		{object}	Problem	"a database is unreachable or the request timed out; retry"
 //	@Security		BearerAuth
 //	@Router			/invoices [get]
 func (h invoiceHandlers) listInvoices(c *gin.Context) {
+	if err := onlyParams(c, listParams); err != nil {
+		writeError(c, h.log, err)
+		return
+	}
 	q := query.ListInvoices{Cursor: c.Query("cursor")}
 	if s, ok := c.GetQuery("limit"); ok {
 		n, err := strconv.Atoi(s)
@@ -185,4 +192,22 @@ func invoiceID(c *gin.Context) (string, error) {
 		return "", &invoice.ValidationError{Field: "id", Reason: "must be a UUID such as 0b6f1d4e-8a63-4b8c-9e57-2f4b3f7f6d21"}
 	}
 	return id.String(), nil
+}
+
+// listParams are the query parameters GET /invoices takes.
+var listParams = []string{"cursor", "limit"}
+
+// onlyParams refuses query parameters outside known, one validation error
+// each: a parameter the endpoint ignored (a filter it does not have, a
+// misspelt limit) would answer a different question than the one asked.
+func onlyParams(c *gin.Context, known []string) error {
+	var errs []error
+	for name := range c.Request.URL.Query() {
+		if !slices.Contains(known, name) {
+			errs = append(errs, &invoice.ValidationError{Field: name,
+				Reason: "is not a query parameter of this endpoint (known: " + strings.Join(known, ", ") + ")"})
+		}
+	}
+	slices.SortFunc(errs, func(a, b error) int { return strings.Compare(a.Error(), b.Error()) })
+	return errors.Join(errs...)
 }

@@ -73,6 +73,8 @@ func TestErrorStatuses(t *testing.T) {
 			{"list: limit 1001", "GET", "/invoices?limit=1001", "", nil, 400, "/problems/validation", "limit"},
 			{"list: limit not a number", "GET", "/invoices?limit=ten", "", nil, 400, "/problems/validation", "limit"},
 			{"list: bad cursor", "GET", "/invoices?cursor=bm90LWEtY3Vyc29y", "", nil, 400, "/problems/validation", "cursor"},
+			{"list: a filter it does not have", "GET", "/invoices?status=paid", "", nil, 400, "/problems/validation", "status"},
+			{"list: a misspelt parameter", "GET", "/invoices?limt=5", "", nil, 400, "/problems/validation", "limt"},
 			{"method not allowed", "DELETE", "/invoices", "", nil, 405, "/problems/method-not-allowed", ""},
 			{"unknown route", "GET", "/nope", "", nil, 404, "/problems/not-found", ""},
 		}
