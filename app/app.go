@@ -87,9 +87,17 @@ type nopRecorder struct{}
 func (nopRecorder) CommandHandled(string, string, time.Duration) {}
 func (nopRecorder) CommandRetried(string)                        {}
 
-// NewCodec returns the registry of every stored event type.
+// NewCodec returns the registry of every stored event type, with the
+// upcasters that bring payloads stored at older schema versions to the
+// current ones. The invoice events are all at their first version so far;
+// WithUpcasters still checks that no type claims a later one without its
+// chain.
 func NewCodec() (*event.Registry, error) {
-	return event.NewRegistry(invoice.Events()...)
+	r, err := event.NewRegistry(invoice.Events()...)
+	if err != nil {
+		return nil, err
+	}
+	return r.WithUpcasters()
 }
 
 // NewProjector returns the invoice projector, started and stopped with the

@@ -17,20 +17,26 @@ type Metadata struct {
 type NewEvent struct {
 	ID   string // unique event id (UUID)
 	Type string // stable event name, e.g. "invoice.created"
-	Data []byte // JSON payload
+	// SchemaVersion is the version of Type's payload schema Data is written
+	// in (0 is stored as 1, the first).
+	SchemaVersion int
+	Data          []byte // JSON payload
 }
 
 // RecordedEvent is an event as stored.
 type RecordedEvent struct {
 	// Position is the global, gapless, commit-ordered position (1-based).
-	Position   int64
-	ID         string
-	StreamID   string
-	Version    int // 1-based version within the stream
-	Type       string
-	Data       []byte
-	Metadata   Metadata
-	RecordedAt time.Time
+	Position int64
+	ID       string
+	StreamID string
+	Version  int // 1-based version within the stream
+	Type     string
+	// SchemaVersion is the payload's schema version as stored: readers
+	// upcast Data from it to the current schema before decoding.
+	SchemaVersion int
+	Data          []byte
+	Metadata      Metadata
+	RecordedAt    time.Time
 }
 
 // AppendResult describes a successful append.

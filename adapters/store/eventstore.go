@@ -274,14 +274,15 @@ func planAppend(reqs []*appendRequest, head int64, versions map[string]int, now 
 		for j, e := range r.events {
 			pos++
 			rows = append(rows, EventRow{
-				Position:   pos,
-				EventID:    UUID(e.ID),
-				StreamID:   UUID(r.streamID),
-				Version:    r.expected + j + 1,
-				Type:       e.Type,
-				Data:       JSON(e.Data),
-				Metadata:   JSON(r.meta),
-				RecordedAt: now,
+				Position:      pos,
+				EventID:       UUID(e.ID),
+				StreamID:      UUID(r.streamID),
+				Version:       r.expected + j + 1,
+				Type:          e.Type,
+				SchemaVersion: max(e.SchemaVersion, 1),
+				Data:          JSON(e.Data),
+				Metadata:      JSON(r.meta),
+				RecordedAt:    now,
 			})
 		}
 		versions[r.streamID] = r.expected + len(r.events)
@@ -388,13 +389,14 @@ func committed(reqs []*appendRequest, outcomes []appendOutcome, rows []EventRow)
 // recorded is the row as the port returns it.
 func (r EventRow) recorded(md ports.Metadata) ports.RecordedEvent {
 	return ports.RecordedEvent{
-		Position:   r.Position,
-		ID:         string(r.EventID),
-		StreamID:   string(r.StreamID),
-		Version:    r.Version,
-		Type:       r.Type,
-		Data:       r.Data,
-		Metadata:   md,
-		RecordedAt: r.RecordedAt.UTC(),
+		Position:      r.Position,
+		ID:            string(r.EventID),
+		StreamID:      string(r.StreamID),
+		Version:       r.Version,
+		Type:          r.Type,
+		SchemaVersion: r.SchemaVersion,
+		Data:          r.Data,
+		Metadata:      md,
+		RecordedAt:    r.RecordedAt.UTC(),
 	}
 }

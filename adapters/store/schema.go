@@ -20,14 +20,17 @@ import (
 
 // EventRow is one stored event.
 type EventRow struct {
-	Position   int64     `gorm:"primaryKey;autoIncrement:false"`
-	EventID    UUID      `gorm:"column:event_id;not null;uniqueIndex:events_event_id"`
-	StreamID   UUID      `gorm:"column:stream_id;not null;uniqueIndex:events_stream_version,priority:1"`
-	Version    int       `gorm:"not null;uniqueIndex:events_stream_version,priority:2"`
-	Type       string    `gorm:"not null;size:128"`
-	Data       JSON      `gorm:"not null"`
-	Metadata   JSON      `gorm:"not null"`
-	RecordedAt time.Time `gorm:"not null;autoCreateTime:false"`
+	Position int64  `gorm:"primaryKey;autoIncrement:false"`
+	EventID  UUID   `gorm:"column:event_id;not null;uniqueIndex:events_event_id"`
+	StreamID UUID   `gorm:"column:stream_id;not null;uniqueIndex:events_stream_version,priority:1"`
+	Version  int    `gorm:"not null;uniqueIndex:events_stream_version,priority:2"`
+	Type     string `gorm:"not null;size:128"`
+	// SchemaVersion is the version of Type's payload schema Data is in;
+	// events stored before the column existed are at 1.
+	SchemaVersion int       `gorm:"not null;default:1"`
+	Data          JSON      `gorm:"not null"`
+	Metadata      JSON      `gorm:"not null"`
+	RecordedAt    time.Time `gorm:"not null;autoCreateTime:false"`
 }
 
 // TableName implements gorm's schema.Tabler.

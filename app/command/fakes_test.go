@@ -163,7 +163,7 @@ func decodeAppended(t *testing.T, e ports.NewEvent, wantType string) event.Event
 	if e.ID == "" {
 		t.Errorf("appended event has an empty ID, want a generated one")
 	}
-	got, err := codec(t).Decode(e.Type, e.Data)
+	got, err := codec(t).Decode(e.Type, e.SchemaVersion, e.Data)
 	if err != nil {
 		t.Fatalf("Decode(%q, %s) error = %v", e.Type, e.Data, err)
 	}

@@ -35,7 +35,7 @@ func (r *Repository) Load(ctx context.Context, id string) (*invoice.Invoice, int
 	}
 	history := make([]event.Event, len(records))
 	for i, rec := range records {
-		if history[i], err = r.codec.Decode(rec.Type, rec.Data); err != nil {
+		if history[i], err = r.codec.Decode(rec.Type, rec.SchemaVersion, rec.Data); err != nil {
 			return nil, 0, fmt.Errorf("invoice %s version %d: %w", id, rec.Version, err)
 		}
 	}
@@ -55,7 +55,7 @@ func (r *Repository) Save(ctx context.Context, inv *invoice.Invoice, causation s
 		if err != nil {
 			return ports.AppendResult{}, err
 		}
-		events[i] = ports.NewEvent{ID: uuid.NewString(), Type: name, Data: data}
+		events[i] = ports.NewEvent{ID: uuid.NewString(), Type: name, SchemaVersion: r.codec.Version(name), Data: data}
 	}
 	md := ports.Metadata{CorrelationID: correlationID(ctx), CausationID: causation}
 	res, err := r.store.Append(ctx, inv.ID(), inv.ExpectedVersion(), events, md)

@@ -23,7 +23,7 @@ func foldBatch(codec *event.Registry, from int64, records []ports.RecordedEvent)
 		}
 	}
 	for _, rec := range records {
-		e, err := codec.Decode(rec.Type, rec.Data)
+		e, err := codec.Decode(rec.Type, rec.SchemaVersion, rec.Data)
 		if err != nil {
 			return ports.InvoiceChanges{}, from, fmt.Errorf("event at position %d: %w", rec.Position, err)
 		}

@@ -209,7 +209,7 @@ func StoredStatus(ctx context.Context, events ports.EventStore, store ports.Proj
 			st.Error = fmt.Sprintf("gap in event positions: expected %d, found %d", want, r.Position)
 			break
 		}
-		if _, err := codec.Decode(r.Type, r.Data); err != nil {
+		if _, err := codec.Decode(r.Type, r.SchemaVersion, r.Data); err != nil {
 			st.Error = fmt.Sprintf("event at position %d: %v", r.Position, err)
 			break
 		}

@@ -3,6 +3,8 @@ package event_test
 import (
 	"encoding/json"
 	"errors"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -60,7 +62,7 @@ func TestNewRegistry(t *testing.T) {
 			}
 			// Every prototype must then decode under its name.
 			for _, p := range tt.prototypes {
-				if _, err := r.Decode(p.EventName(), []byte(`{}`)); err != nil {
+				if _, err := r.Decode(p.EventName(), 1, []byte(`{}`)); err != nil {
 					t.Errorf("Decode(%q, {}) error = %v, want the name registered", p.EventName(), err)
 				}
 			}
@@ -95,7 +97,7 @@ func TestRegistryRoundTrip(t *testing.T) {
 				t.Errorf("Encode() name = %q, want %q", name, tt.in.EventName())
 			}
 
-			got, err := r.Decode(name, data)
+			got, err := r.Decode(name, 1, data)
 			if err != nil {
 				t.Fatalf("Decode(%q, %s) error = %v", name, data, err)
 			}
@@ -152,7 +154,7 @@ func TestRegistryStoredSchema(t *testing.T) {
 			}
 		})
 		t.Run(tt.name+"/decode", func(t *testing.T) {
-			got, err := r.Decode(tt.wantName, []byte(tt.stored))
+			got, err := r.Decode(tt.wantName, 1, []byte(tt.stored))
 			if err != nil {
 				t.Fatalf("Decode(%q, %s) error = %v", tt.wantName, tt.stored, err)
 			}
@@ -214,7 +216,7 @@ func TestRegistryDecodeErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := r.Decode(tt.eventName, []byte(tt.data))
+			got, err := r.Decode(tt.eventName, 1, []byte(tt.data))
 			if err == nil {
 				t.Fatalf("Decode(%q, %s) = %#v, want an error", tt.eventName, tt.data, got)
 			}
@@ -249,7 +251,7 @@ func FuzzDecode(f *testing.F) {
 	f.Add("", []byte(``))
 	f.Add(invoice.CreatedEventName, []byte("{\"customerId\":\"\xff\"}"))
 	f.Fuzz(func(t *testing.T, name string, data []byte) {
-		e, err := r.Decode(name, data)
+		e, err := r.Decode(name, 1, data)
 		known := name == invoice.CreatedEventName || name == invoice.PaidEventName
 		if !known {
 			if !errors.Is(err, event.ErrUnknownType) {
@@ -276,7 +278,7 @@ func FuzzDecode(f *testing.F) {
 		if err != nil {
 			t.Fatalf("Encode(%#v) error = %v", e, err)
 		}
-		again, err := r.Decode(name2, data2)
+		again, err := r.Decode(name2, 1, data2)
 		if err != nil {
 			t.Fatalf("Decode(Encode(%#v)) error = %v (payload %s)", e, err, data2)
 		}
@@ -307,4 +309,128 @@ func rawObject(t *testing.T, data []byte) map[string]string {
 		out[k] = string(v)
 	}
 	return out
+}
+
+// note is an event whose schema changed twice: version 1 stored "text",
+// version 2 renamed it "body", version 3 added "lang" (every note so far
+// was English).
+type note struct {
+	Body string `json:"body"`
+	Lang string `json:"lang"`
+}
+
+func (note) EventName() string  { return "test.note" }
+func (note) SchemaVersion() int { return 3 }
+
+// renameField is an upcaster step that renames one JSON field.
+func renameField(from, to string) func([]byte) ([]byte, error) {
+	return func(data []byte) ([]byte, error) {
+		var m map[string]json.RawMessage
+		if err := json.Unmarshal(data, &m); err != nil {
+			return nil, err
+		}
+		if v, ok := m[from]; ok {
+			m[to] = v
+			delete(m, from)
+		}
+		return json.Marshal(m)
+	}
+}
+
+func addField(name, value string) func([]byte) ([]byte, error) {
+	return func(data []byte) ([]byte, error) {
+		var m map[string]json.RawMessage
+		if err := json.Unmarshal(data, &m); err != nil {
+			return nil, err
+		}
+		m[name] = json.RawMessage(strconv.Quote(value))
+		return json.Marshal(m)
+	}
+}
+
+func noteRegistry(t *testing.T, ups ...event.Upcaster) (*event.Registry, error) {
+	t.Helper()
+	r, err := event.NewRegistry(note{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r.WithUpcasters(ups...)
+}
+
+var noteUpcasters = []event.Upcaster{
+	{Type: "test.note", From: 1, Up: renameField("text", "body")},
+	{Type: "test.note", From: 2, Up: addField("lang", "en")},
+}
+
+func TestDecodeUpcastsEveryStoredVersion(t *testing.T) {
+	r, err := noteRegistry(t, noteUpcasters...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := note{Body: "hi", Lang: "en"}
+	tests := []struct {
+		name    string
+		version int
+		stored  string
+	}{
+		{"version 0: stored before versions were recorded, read as 1", 0, `{"text":"hi"}`},
+		{"version 1", 1, `{"text":"hi"}`},
+		{"version 2", 2, `{"body":"hi"}`},
+		{"version 3, current", 3, `{"body":"hi","lang":"en"}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := r.Decode("test.note", tt.version, []byte(tt.stored))
+			if err != nil {
+				t.Fatalf("Decode(v%d) error = %v", tt.version, err)
+			}
+			if got != want {
+				t.Errorf("Decode(v%d) = %+v, want %+v", tt.version, got, want)
+			}
+		})
+	}
+	if v := r.Version("test.note"); v != 3 {
+		t.Errorf("Version = %d, want 3 (what Encode writes)", v)
+	}
+	if _, err := r.Decode("test.note", 4, []byte(`{}`)); err == nil || !strings.Contains(err.Error(), "newer") {
+		t.Errorf("Decode of a version from a later release = %v, want an error saying it is newer", err)
+	}
+}
+
+func TestUpcasterFailureNamesTheVersion(t *testing.T) {
+	r, err := noteRegistry(t,
+		event.Upcaster{Type: "test.note", From: 1, Up: func([]byte) ([]byte, error) { return nil, errors.New("boom") }},
+		noteUpcasters[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = r.Decode("test.note", 1, []byte(`{"text":"hi"}`))
+	if err == nil || !strings.Contains(err.Error(), "upcast from schema version 1") || !strings.Contains(err.Error(), "boom") {
+		t.Errorf("Decode with a failing upcaster = %v, want it to name version 1 and the cause", err)
+	}
+}
+
+func TestWithUpcastersRefusesABrokenChain(t *testing.T) {
+	up := noteUpcasters[0].Up
+	tests := []struct {
+		name string
+		ups  []event.Upcaster
+		want string
+	}{
+		{"a missing step", noteUpcasters[:1], "no upcaster from version 2"},
+		{"none at all", nil, "no upcaster from version 1"},
+		{"a step twice", append([]event.Upcaster{noteUpcasters[0]}, noteUpcasters...), "registered twice"},
+		{"an unknown type", append([]event.Upcaster{{Type: "test.other", From: 1, Up: up}}, noteUpcasters...), "unknown event type"},
+		{"from the current version", append([]event.Upcaster{{Type: "test.note", From: 3, Up: up}}, noteUpcasters...), "at version 3"},
+		{"from version 0", append([]event.Upcaster{{Type: "test.note", From: 0, Up: up}}, noteUpcasters...), "from version 0"},
+		{"no function", []event.Upcaster{{Type: "test.note", From: 1}, noteUpcasters[1]}, "from version 1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := noteRegistry(t, tt.ups...)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("WithUpcasters() error = %v, want one containing %q", err, tt.want)
+			}
+		})
+	}
 }

@@ -42,9 +42,9 @@ const (
 		FROM unnest($1::text::uuid[]) AS s(id)`
 	// One INSERT ... SELECT FROM unnest(...) of array literals: one
 	// statement text for any batch size, and no reflection per row.
-	insertEventsSQL = `INSERT INTO events (position, event_id, stream_id, version, type, data, metadata, recorded_at)
+	insertEventsSQL = `INSERT INTO events (position, event_id, stream_id, version, type, schema_version, data, metadata, recorded_at)
 		SELECT * FROM unnest($1::text::bigint[], $2::text::uuid[], $3::text::uuid[], $4::text::bigint[], $5::text::text[],
-			$6::text::jsonb[], $7::text::jsonb[], $8::text::timestamptz[])`
+			$6::text::bigint[], $7::text::jsonb[], $8::text::jsonb[], $9::text::timestamptz[])`
 	// Advancing the head also notifies every listening process (see
 	// WatchCommits); PostgreSQL delivers the notification at commit.
 	advanceSQL = `UPDATE event_store_head SET position = $1 WHERE id = 1 RETURNING pg_notify($2, $3)`
@@ -107,7 +107,7 @@ func (a *appender) AppendBatch(ctx context.Context, streams []string, plan store
 
 // eventArrays returns insertEventsSQL's parameters for rows.
 func eventArrays(rows []store.EventRow) []any {
-	var position, eventID, streamID, version, typ, data, metadata, recordedAt pgArray
+	var position, eventID, streamID, version, typ, schemaVersion, data, metadata, recordedAt pgArray
 	for i := range rows {
 		r := &rows[i]
 		position.add(strconv.FormatInt(r.Position, 10))
@@ -115,12 +115,13 @@ func eventArrays(rows []store.EventRow) []any {
 		streamID.add(string(r.StreamID))
 		version.add(strconv.Itoa(r.Version))
 		typ.add(r.Type)
+		schemaVersion.add(strconv.Itoa(r.SchemaVersion))
 		data.add(string(r.Data))
 		metadata.add(string(r.Metadata))
 		recordedAt.addTime(&r.RecordedAt)
 	}
 	return []any{position.String(), eventID.String(), streamID.String(), version.String(), typ.String(),
-		data.String(), metadata.String(), recordedAt.String()}
+		schemaVersion.String(), data.String(), metadata.String(), recordedAt.String()}
 }
 
 // LoadStream implements store.StreamLoader. Every pay loads its stream
@@ -133,7 +134,7 @@ func (a *appender) LoadStream(ctx context.Context, streamID string) ([]store.Eve
 	}
 	var rows []store.EventRow
 	err = withPgx(ctx, a.pool, func(c *pgx.Conn) error {
-		res, err := c.Query(ctx, `SELECT position, event_id, stream_id, version, type, data, metadata, recorded_at
+		res, err := c.Query(ctx, `SELECT position, event_id, stream_id, version, type, schema_version, data, metadata, recorded_at
 			FROM events WHERE stream_id = $1 ORDER BY version`, id)
 		if err != nil {
 			return err
@@ -143,7 +144,7 @@ func (a *appender) LoadStream(ctx context.Context, streamID string) ([]store.Eve
 			var r store.EventRow
 			var eventID, stream string
 			var data, metadata []byte
-			if err := res.Scan(&r.Position, &eventID, &stream, &r.Version, &r.Type, &data, &metadata, &r.RecordedAt); err != nil {
+			if err := res.Scan(&r.Position, &eventID, &stream, &r.Version, &r.Type, &r.SchemaVersion, &data, &metadata, &r.RecordedAt); err != nil {
 				return err
 			}
 			r.EventID, r.StreamID, r.Data, r.Metadata = store.UUID(eventID), store.UUID(stream), store.JSON(data), store.JSON(metadata)

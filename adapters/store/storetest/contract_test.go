@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -109,7 +110,7 @@ func TestEventStoreAppendAndLoad(t *testing.T) {
 		for i, ev := range got {
 			want := ports.RecordedEvent{
 				Position: int64(i + 1), ID: all[i].ID, StreamID: stream, Version: i + 1,
-				Type: all[i].Type, Data: all[i].Data,
+				Type: all[i].Type, SchemaVersion: 1, Data: all[i].Data,
 				Metadata:   ports.Metadata{CorrelationID: "req-1", CausationID: "CreateInvoice"},
 				RecordedAt: ev.RecordedAt,
 			}
@@ -449,6 +450,44 @@ func TestConcurrentMigrations(t *testing.T) {
 		for err := range errs {
 			if err != nil {
 				t.Errorf("an instance failed to start: %v", err)
+			}
+		}
+	})
+}
+
+// TestEventStoreKeepsSchemaVersions: each event's payload schema version is
+// stored and returned by every read, from the appending store's memory and
+// from the database alike, and an event appended without one is at 1.
+func TestEventStoreKeepsSchemaVersions(t *testing.T) {
+	storetest.ForEach(t, func(t *testing.T, e storetest.Engine) {
+		ctx := context.Background()
+		cfg := e.Database(t, "events")
+		open := func() ports.EventStore {
+			db := storetest.Must(store.Open(ctx, e.Store, cfg))(t)
+			t.Cleanup(func() { closeDB(t, db) })
+			s := storetest.Must(store.NewEventStore(ctx, e.Store, db, cfg))(t)
+			t.Cleanup(s.Close)
+			return s
+		}
+		writer, reader := open(), open() // reader holds nothing in memory
+		stream := uuid.NewString()
+		events := newEvents("test.v0", "test.v1", "test.v3")
+		events[1].SchemaVersion, events[2].SchemaVersion = 1, 3
+		if _, err := writer.Append(ctx, stream, 0, events, ports.Metadata{}); err != nil {
+			t.Fatal(err)
+		}
+		want := []int{1, 1, 3}
+		for name, s := range map[string]ports.EventStore{"memory": writer, "database": reader} {
+			loaded := storetest.Must(s.LoadStream(ctx, stream))(t)
+			all := storetest.Must(s.ReadAll(ctx, 0, 10))(t)
+			for what, got := range map[string][]ports.RecordedEvent{"LoadStream": loaded, "ReadAll": all} {
+				var versions []int
+				for _, ev := range got {
+					versions = append(versions, ev.SchemaVersion)
+				}
+				if !slices.Equal(versions, want) {
+					t.Errorf("%s (%s) schema versions = %v, want %v", what, name, versions, want)
+				}
 			}
 		}
 	})
