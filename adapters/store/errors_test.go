@@ -109,10 +109,7 @@ func TestTranslateLeavesTheCallersDeadlineAlone(t *testing.T) {
 // both faces of an outage: first its pooled connections, cut, then, with
 // the pool emptied, a dial that is refused.
 func TestPortsTranslateEveryMethod(t *testing.T) {
-	e, ok := storetest.Postgres()
-	if !ok {
-		t.Skip("PostgreSQL tests skipped: set " + storetest.EnvVar + " (e.g. postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable) to run them")
-	}
+	e := storetest.RequirePostgres(t)
 	ctx := context.Background()
 	direct := e.Database(t, "stores")
 	const id = "0b6f1d4e-8a63-4b8c-9e57-2f4b3f7f6d21"

@@ -37,10 +37,7 @@ func BenchmarkRepositoryLoad(b *testing.B) {
 		{"memory", func(*testing.B) ports.EventStore { return newStreamMap() }},
 		{"sqlite", func(b *testing.B) ports.EventStore { return loadBenchSQLStore(b, storetest.SQLite()) }},
 		{"postgres", func(b *testing.B) ports.EventStore {
-			e, ok := storetest.Postgres()
-			if !ok {
-				b.Skip("PostgreSQL benchmarks skipped: set " + storetest.EnvVar + " (e.g. postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable) to run them")
-			}
+			e := storetest.RequirePostgres(b)
 			return loadBenchSQLStore(b, e)
 		}},
 	}

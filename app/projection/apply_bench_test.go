@@ -41,10 +41,7 @@ func BenchmarkProjectorStep(b *testing.B) {
 	}{
 		{"sqlite", func(*testing.B) storetest.Engine { return storetest.SQLite() }},
 		{"postgres", func(b *testing.B) storetest.Engine {
-			e, ok := storetest.Postgres()
-			if !ok {
-				b.Skip("PostgreSQL benchmarks skipped: set " + storetest.EnvVar + " (e.g. postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable) to run them")
-			}
+			e := storetest.RequirePostgres(b)
 			return e
 		}},
 	}

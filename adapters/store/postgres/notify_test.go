@@ -26,10 +26,7 @@ import (
 // by LISTEN. The store's own appends reach NotifyCommits once, as they
 // commit, not a second time when their notification comes back.
 func TestAppendNotificationWakesProjector(t *testing.T) {
-	e, ok := storetest.Postgres()
-	if !ok {
-		t.Skip("PostgreSQL tests skipped: set " + storetest.EnvVar + " (e.g. postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable) to run them")
-	}
+	e := storetest.RequirePostgres(t)
 	ctx := context.Background()
 	cfg := e.Database(t, "events")
 	local := openEventStore(t, e, cfg)

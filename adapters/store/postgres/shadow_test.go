@@ -25,10 +25,7 @@ import (
 // mid-query holds it), retries, and if the table stays locked gives up with
 // the live model untouched. SQLite readers take no lock the swap waits for.
 func TestRebuildSwapWaitsBoundedForTheLiveTable(t *testing.T) {
-	e, ok := storetest.Postgres()
-	if !ok {
-		t.Skip("PostgreSQL tests skipped: set " + storetest.EnvVar + " (e.g. postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable) to run them")
-	}
+	e := storetest.RequirePostgres(t)
 	defer postgres.SetSwapLockTimeout(200 * time.Millisecond)()
 	codec := storetest.Must(event.NewRegistry(invoice.Events()...))(t)
 	tests := []struct {

@@ -116,10 +116,7 @@ var benchEngines = []struct {
 // benchPostgres returns the PostgreSQL engine or skips the benchmark.
 func benchPostgres(b *testing.B) storetest.Engine {
 	b.Helper()
-	e, ok := storetest.Postgres()
-	if !ok {
-		b.Skip("PostgreSQL benchmarks skipped: set " + storetest.EnvVar + " (e.g. postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable) to run them")
-	}
+	e := storetest.RequirePostgres(b)
 	return e
 }
 

@@ -47,13 +47,22 @@ func (e Engine) Database(t testing.TB, label string) config.Database {
 func ForEach(t *testing.T, fn func(t *testing.T, e Engine)) {
 	t.Helper()
 	t.Run("sqlite", func(t *testing.T) { fn(t, SQLite()) })
-	t.Run("postgres", func(t *testing.T) {
-		e, ok := Postgres()
-		if !ok {
-			t.Skip("PostgreSQL tests skipped: set " + EnvVar + " (e.g. postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable) to run them")
+	t.Run("postgres", func(t *testing.T) { fn(t, RequirePostgres(t)) })
+}
+
+// RequirePostgres returns the PostgreSQL engine, or skips the test or
+// benchmark, saying which variable to set, when EnvVar is unset.
+func RequirePostgres(t testing.TB) Engine {
+	t.Helper()
+	e, ok := Postgres()
+	if !ok {
+		what := "tests"
+		if _, bench := t.(*testing.B); bench {
+			what = "benchmarks"
 		}
-		fn(t, e)
-	})
+		t.Skip("PostgreSQL " + what + " skipped: set " + EnvVar + " (e.g. postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable) to run them")
+	}
+	return e
 }
 
 // SQLite returns the embedded engine: database files in the test's temp dir.
