@@ -4,7 +4,6 @@ package projection
 import (
 	"context"
 	"errors"
-	"fmt"
 	"sync"
 	"time"
 
@@ -187,8 +186,8 @@ func (p *Projector) Status(ctx context.Context) (Status, error) {
 // StoredStatus reports a projector's progress from its durable checkpoint,
 // for tools that run beside the service (invoices projections status).
 // Running is unknown there and left false. Error says why the projector
-// cannot advance when the next event shows it: a gap, or an event it cannot
-// decode (the live projector stops at either, loudly).
+// cannot advance when the next events show it: whatever stops the live
+// projector's fold of them (a gap, an event it cannot decode or apply).
 func StoredStatus(ctx context.Context, events ports.EventStore, store ports.ProjectionStore, codec *event.Registry) (Status, error) {
 	st := Status{Name: InvoicesProjector}
 	var err error
@@ -204,15 +203,8 @@ func StoredStatus(ctx context.Context, events ports.EventStore, store ports.Proj
 	if err != nil {
 		return st, err
 	}
-	for i, r := range next {
-		if want := st.Checkpoint + int64(i) + 1; r.Position != want {
-			st.Error = fmt.Sprintf("gap in event positions: expected %d, found %d", want, r.Position)
-			break
-		}
-		if _, err := codec.Decode(r.Type, r.SchemaVersion, r.Data); err != nil {
-			st.Error = fmt.Sprintf("event at position %d: %v", r.Position, err)
-			break
-		}
+	if _, _, err := foldBatch(codec, st.Checkpoint, next); err != nil {
+		st.Error = err.Error()
 	}
 	return st, nil
 }
