@@ -141,15 +141,15 @@ func (m *ReadModel) Project(ctx context.Context, projector string, from, to int6
 // tx. The checkpoint moves first: where rows lock, a concurrent projector
 // queues on its row and then finds it moved.
 func (m *ReadModel) apply(tx *gorm.DB, checkpoint, table string, from, to int64, c ports.InvoiceChanges) error {
-	if err := AdvanceCheckpoint(tx, checkpoint, from, to); err != nil {
+	if err := advanceCheckpoint(tx, checkpoint, from, to); err != nil {
 		return err
 	}
 	return m.writer.WriteChanges(tx, table, c)
 }
 
-// AdvanceCheckpoint moves checkpoint from from to to inside tx, or fails
+// advanceCheckpoint moves checkpoint from from to to inside tx, or fails
 // with ports.ErrConcurrencyConflict if it is no longer at from.
-func AdvanceCheckpoint(tx *gorm.DB, checkpoint string, from, to int64) error {
+func advanceCheckpoint(tx *gorm.DB, checkpoint string, from, to int64) error {
 	res := tx.Model(&CheckpointRow{}).
 		Where("name = ? AND position = ?", checkpoint, from).
 		Updates(map[string]any{"position": to, "updated_at": time.Now().UTC()})
