@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -68,14 +69,14 @@ func storedStatus(ctx context.Context, cfg config.Config) (projection.Status, er
 // beside the service, trying each database once, and returns them with the
 // event codec.
 func openStores(ctx context.Context, cfg config.Config) (*store.Stores, *event.Registry, error) {
-	codec, err := app.NewCodec()
-	if err != nil {
-		return nil, nil, err
-	}
 	cfg.EventStore.ConnectTimeout, cfg.ReadDB.ConnectTimeout = 0, 0
 	stores, err := store.OpenStores(ctx, cfg, engineFor(zap.NewNop()), zap.NewNop())
 	if err != nil {
 		return nil, nil, err
+	}
+	codec, err := app.NewCodec(stores.Events.Recorded())
+	if err != nil {
+		return nil, nil, errors.Join(err, stores.Close())
 	}
 	return stores, codec, nil
 }

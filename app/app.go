@@ -4,6 +4,7 @@
 package app
 
 import (
+	"fmt"
 	"time"
 
 	"go.uber.org/fx"
@@ -30,6 +31,7 @@ type Application struct {
 type Commands struct {
 	CreateInvoice command.Handler[command.CreateInvoice]
 	PayInvoice    command.Handler[command.PayInvoice]
+	VoidInvoice   command.Handler[command.VoidInvoice]
 }
 
 // Queries are the read-side use cases.
@@ -52,9 +54,9 @@ type Params struct {
 	Recorder  command.Recorder `optional:"true"`
 }
 
-// New wires handlers and decorators. Both commands wait for the read model
-// (read your writes) and report their outcome; pay also retries when it
-// loses a concurrency race.
+// New wires handlers and decorators. Every command waits for the read model
+// (read your writes) and reports its outcome; pay and void also retry when
+// they lose a concurrency race, deciding again on the state that won.
 func New(p Params) Application {
 	now := p.Clock
 	if now == nil {
@@ -69,10 +71,13 @@ func New(p Params) Application {
 	create := command.Handler[command.CreateInvoice](command.NewCreateInvoiceHandler(repo, now))
 	pay := command.RetryOnConflict[command.PayInvoice](command.NewPayInvoiceHandler(repo, now), p.Config.PayMaxAttempts,
 		func() { rec.CommandRetried("PayInvoice") })
+	void := command.RetryOnConflict[command.VoidInvoice](command.NewVoidInvoiceHandler(repo, now), p.Config.PayMaxAttempts,
+		func() { rec.CommandRetried("VoidInvoice") })
 	return Application{
 		Commands: Commands{
 			CreateInvoice: command.Observe(command.ReadYourWrites(create, p.Projector, timeout, p.Log), "CreateInvoice", rec),
 			PayInvoice:    command.Observe(command.ReadYourWrites(pay, p.Projector, timeout, p.Log), "PayInvoice", rec),
+			VoidInvoice:   command.Observe(command.ReadYourWrites(void, p.Projector, timeout, p.Log), "VoidInvoice", rec),
 		},
 		Queries: Queries{
 			GetInvoice:   query.NewGetInvoiceHandler(p.Reader),
@@ -89,22 +94,26 @@ func (nopRecorder) CommandRetried(string)                        {}
 
 // NewCodec returns the registry of every stored event type, with the
 // upcasters that bring payloads stored at older schema versions to the
-// current ones. The invoice events are all at their first version so far;
-// WithUpcasters still checks that no type claims a later one without its
-// chain.
-func NewCodec() (*event.Registry, error) {
-	r, err := event.NewRegistry(invoice.Events()...)
+// current ones. Version 1 invoices read as the currency the event store
+// recorded for them.
+func NewCodec(d ports.RecordedDefaults) (*event.Registry, error) {
+	legacy, err := invoice.StoredCurrency(d.LegacyCurrency)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("event store's recorded legacy currency: %w", err)
 	}
-	return r.WithUpcasters()
+	return invoice.NewCodec(legacy)
 }
 
 // NewProjector returns the invoice projector, started and stopped with the
 // app, and woken by the event store's commit notifications where it has
-// them (otherwise by its poll and by waiting commands alone).
-func NewProjector(lc fx.Lifecycle, events ports.EventStore, store ports.ProjectionStore, codec *event.Registry, cfg config.Projection, log *zap.Logger) *projection.Projector {
-	p := projection.New(events, store, codec, log, projection.Options{BatchSize: cfg.BatchSize, PollInterval: cfg.PollInterval})
+// them (otherwise by its poll and by waiting commands alone). It upgrades
+// a read model an older release built before it projects (rebuilder).
+func NewProjector(lc fx.Lifecycle, events ports.EventStore, store ports.ProjectionStore, rebuilder ports.ReadModelRebuilder,
+	codec *event.Registry, cfg config.Projection, log *zap.Logger,
+) *projection.Projector {
+	p := projection.New(events, store, codec, log, projection.Options{
+		BatchSize: cfg.BatchSize, PollInterval: cfg.PollInterval, Rebuilder: rebuilder,
+	})
 	if n, ok := events.(ports.CommitNotifier); ok {
 		n.NotifyCommits(p.Committed)
 	}

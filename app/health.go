@@ -25,10 +25,11 @@ type Readiness struct {
 }
 
 // Ready reports whether the service can serve requests correctly: both stores
-// answer and the projector runs without being stalled on an error.
+// answer, the read model is at this release's version, and the projector
+// runs without being stalled on an error.
 func (r Readiness) Ready() bool {
 	return r.EventStore == nil && r.ReadDB == nil && r.ProjectorStatus == nil &&
-		r.Projector.Running && r.Projector.Error == ""
+		r.Projector.Running && r.Projector.Error == "" && r.Projector.Upgrading == ""
 }
 
 // Readiness checks both stores and the projector.

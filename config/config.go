@@ -17,6 +17,8 @@ import (
 
 	"github.com/caarlos0/env/v11"
 	"github.com/joho/godotenv"
+
+	"invoices/domain/invoice"
 )
 
 // Driver names a database engine.
@@ -34,8 +36,18 @@ type Config struct {
 	EventStore Database
 	ReadDB     Database
 	Projection Projection
+	Billing    Billing
 	Log        Log
 	Debug      Debug
+}
+
+// Billing configures invoice defaults.
+type Billing struct {
+	// DefaultCurrency is the ISO 4217 code of an invoice created without
+	// one. The event store also records the value it has when a release
+	// with currencies first migrates it, as the currency of the invoices
+	// created before; changing it later affects new invoices only.
+	DefaultCurrency invoice.Currency
 }
 
 // Debug configures the optional profiling listener.
@@ -135,6 +147,8 @@ type raw struct {
 	BatchSize             int           `env:"PROJECTION_BATCH_SIZE" envDefault:"500"`
 	PayMaxAttempts        int           `env:"PAY_MAX_ATTEMPTS" envDefault:"5"`
 
+	DefaultCurrency string `env:"DEFAULT_CURRENCY" envDefault:"EUR"`
+
 	LogLevel  string `env:"LOG_LEVEL" envDefault:"info"`
 	LogFormat string `env:"LOG_FORMAT" envDefault:"auto"`
 
@@ -218,6 +232,14 @@ func (r raw) build() (Config, error) {
 	if err != nil {
 		return Config{}, err
 	}
+	cur, err := invoice.ParseCurrency(r.DefaultCurrency)
+	if err != nil {
+		var ve *invoice.ValidationError
+		if errors.As(err, &ve) {
+			err = errors.New(ve.Reason)
+		}
+		return Config{}, fmt.Errorf("DEFAULT_CURRENCY: %w", err)
+	}
 	origins, err := corsOrigins(r.CORSOrigins)
 	if err != nil {
 		return Config{}, err
@@ -252,8 +274,9 @@ func (r raw) build() (Config, error) {
 			BatchSize:             r.BatchSize,
 			PayMaxAttempts:        r.PayMaxAttempts,
 		},
-		Log:   Log{Level: r.LogLevel, Format: r.LogFormat},
-		Debug: Debug{Addr: r.DebugAddr},
+		Billing: Billing{DefaultCurrency: cur},
+		Log:     Log{Level: r.LogLevel, Format: r.LogFormat},
+		Debug:   Debug{Addr: r.DebugAddr},
 	}, nil
 }
 

@@ -10,7 +10,12 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"invoices/domain/invoice"
 )
+
+// currencyOpt compares a Currency (whose fields are unexported) by its code.
+var currencyOpt = cmp.Transformer("Currency", func(c invoice.Currency) string { return c.Code() })
 
 func TestDefaults(t *testing.T) {
 	cfg, err := FromEnv(nil)
@@ -26,9 +31,10 @@ func TestDefaults(t *testing.T) {
 		EventStore: Database{Name: "event store", Driver: SQLite, DSN: "data/events.db", Redacted: "data/events.db", MaxOpenConns: 16, ConnectTimeout: 30 * time.Second},
 		ReadDB:     Database{Name: "read database", Driver: SQLite, DSN: "data/read.db", Redacted: "data/read.db", MaxOpenConns: 16, ConnectTimeout: 30 * time.Second},
 		Projection: Projection{ReadYourWritesTimeout: 5 * time.Second, PollInterval: time.Second, BatchSize: 500, PayMaxAttempts: 5},
+		Billing:    Billing{DefaultCurrency: invoice.MustCurrency("EUR")},
 		Log:        Log{Level: "info", Format: "auto"},
 	}
-	if diff := cmp.Diff(want, cfg); diff != "" {
+	if diff := cmp.Diff(want, cfg, currencyOpt); diff != "" {
 		t.Errorf("defaults (-want +got):\n%s", diff)
 	}
 }
@@ -95,6 +101,8 @@ func TestErrorsNameTheVariable(t *testing.T) {
 		{"REQUEST_TIMEOUT=0s", "REQUEST_TIMEOUT"},
 		{"DEBUG_ADDR=0.0.0.0:6060", "DEBUG_ADDR"},
 		{"DEBUG_ADDR=6060", "DEBUG_ADDR"},
+		{"DEFAULT_CURRENCY=XAU", "DEFAULT_CURRENCY"},
+		{"DEFAULT_CURRENCY=bogus", "DEFAULT_CURRENCY"},
 	}
 	for i, tt := range tests {
 		// Named by variable, not value: values may hold secrets, and the
@@ -140,7 +148,7 @@ func TestEnvExampleListsEverySetting(t *testing.T) {
 		t.Fatalf(".env.example does not load: %v", err)
 	}
 	want, _ := FromEnv(nil)
-	if diff := cmp.Diff(want, got); diff != "" {
+	if diff := cmp.Diff(want, got, currencyOpt); diff != "" {
 		t.Errorf(".env.example values differ from the defaults (-default +example):\n%s", diff)
 	}
 }
@@ -192,5 +200,47 @@ func TestLoopback(t *testing.T) {
 		if got := cfg.HTTP.Loopback(); got != want {
 			t.Errorf("HOST=%q: Loopback() = %v, want %v", host, got, want)
 		}
+	}
+}
+
+func TestDefaultCurrency(t *testing.T) {
+	tests := []struct {
+		env        string
+		wantCode   string
+		wantDigits int
+		wantErr    string // a substring of the error, if one is expected
+	}{
+		{env: "", wantCode: "EUR", wantDigits: 2},
+		{env: "DEFAULT_CURRENCY=USD", wantCode: "USD", wantDigits: 2},
+		{env: "DEFAULT_CURRENCY=jpy", wantCode: "JPY", wantDigits: 0},
+		{env: "DEFAULT_CURRENCY=KWD", wantCode: "KWD", wantDigits: 3},
+		{env: "DEFAULT_CURRENCY=XAU", wantErr: "XAU is not an ISO 4217 currency"},
+		{env: "DEFAULT_CURRENCY=CLF", wantErr: "fund"},
+		{env: "DEFAULT_CURRENCY=bogus", wantErr: "three-letter ISO 4217 code"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.env, func(t *testing.T) {
+			var environ []string
+			if tt.env != "" {
+				environ = []string{tt.env}
+			}
+			cfg, err := FromEnv(environ)
+			if tt.wantErr != "" {
+				if err == nil {
+					t.Fatalf("FromEnv(%s) = %s, want an error", tt.env, cfg.Billing.DefaultCurrency)
+				}
+				if !strings.HasPrefix(err.Error(), "DEFAULT_CURRENCY: ") || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Errorf("FromEnv(%s) error = %q, want \"DEFAULT_CURRENCY: ...%s...\"", tt.env, err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("FromEnv(%s) error = %v", tt.env, err)
+			}
+			got := cfg.Billing.DefaultCurrency
+			if got.Code() != tt.wantCode || got.Digits() != tt.wantDigits {
+				t.Errorf("FromEnv(%s) DefaultCurrency = %s with %d digits, want %s with %d", tt.env, got, got.Digits(), tt.wantCode, tt.wantDigits)
+			}
+		})
 	}
 }

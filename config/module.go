@@ -8,6 +8,7 @@ var Module = fx.Module("config",
 	fx.Provide(
 		func(c Config) HTTP { return c.HTTP },
 		func(c Config) Projection { return c.Projection },
+		func(c Config) Billing { return c.Billing },
 		func(c Config) Log { return c.Log },
 	),
 )

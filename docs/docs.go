@@ -42,7 +42,7 @@ const docTemplate = `{
                         "BearerAuth": []
                     }
                 ],
-                "description": "Newest first, one page at a time. When more pages exist, the ` + "`" + `Link` + "`" + ` header holds the next page's URL (rel=\"next\").",
+                "description": "Newest first, one page at a time. When more pages exist, the ` + "`" + `Link` + "`" + ` header holds the next page's URL (rel=\"next\"), filter included.\nFilters combine with AND; status may be repeated (any of them). A cursor only pages the filter it was issued for.",
                 "produces": [
                     "application/json"
                 ],
@@ -65,6 +65,54 @@ const docTemplate = `{
                         "description": "Opaque cursor from the previous page's Link header",
                         "name": "cursor",
                         "in": "query"
+                    },
+                    {
+                        "type": "array",
+                        "items": {
+                            "enum": [
+                                "pending",
+                                "paid",
+                                "void"
+                            ],
+                            "type": "string"
+                        },
+                        "collectionFormat": "multi",
+                        "description": "Only invoices in any of these statuses",
+                        "name": "status",
+                        "in": "query"
+                    },
+                    {
+                        "type": "string",
+                        "description": "Only this customer's invoices",
+                        "name": "customerId",
+                        "in": "query"
+                    },
+                    {
+                        "type": "string",
+                        "description": "Only invoices in this ISO 4217 currency (any case)",
+                        "name": "currency",
+                        "in": "query"
+                    },
+                    {
+                        "type": "string",
+                        "format": "date-time",
+                        "description": "Only invoices created at or after this RFC 3339 time",
+                        "name": "createdFrom",
+                        "in": "query"
+                    },
+                    {
+                        "type": "string",
+                        "format": "date-time",
+                        "description": "Only invoices created before this RFC 3339 time",
+                        "name": "createdTo",
+                        "in": "query"
+                    },
+                    {
+                        "type": "string",
+                        "format": "date",
+                        "description": "Only invoices with a due date before this day (YYYY-MM-DD)",
+                        "name": "dueBefore",
+                        "in": "query"
                     }
                 ],
                 "responses": {
@@ -84,7 +132,7 @@ const docTemplate = `{
                         }
                     },
                     "400": {
-                        "description": "bad limit or cursor, or a query parameter this endpoint does not know",
+                        "description": "bad limit, cursor or filter, a cursor from another filter, or a query parameter this endpoint does not know",
                         "schema": {
                             "$ref": "#/definitions/httpapi.Problem"
                         }
@@ -115,7 +163,7 @@ const docTemplate = `{
                         "BearerAuth": []
                     }
                 ],
-                "description": "Issues an invoice and answers once its event is stored and the read model shows it.\namount is an exact JSON number: \u003e 0, at most 2 decimal places, at most 999999999999.99.\nA ` + "`" + `Warning` + "`" + ` header means the read model had not caught up within READ_YOUR_WRITES_TIMEOUT.",
+                "description": "Issues an invoice and answers once its event is stored and the read model shows it.\ncurrency is an ISO 4217 code in any case (DEFAULT_CURRENCY when absent; funds, metals and XTS/XXX are refused).\namount is an exact JSON number: \u003e 0, below 1000000000000, with at most the currency's minor-unit decimal places (JPY 0, EUR 2, KWD 3).\ndueDate is optional: YYYY-MM-DD, from the issue date (UTC) to 5 years after it.\nA ` + "`" + `Warning` + "`" + ` header means the read model had not caught up within READ_YOUR_WRITES_TIMEOUT.",
                 "consumes": [
                     "application/json"
                 ],
@@ -409,6 +457,106 @@ const docTemplate = `{
                 }
             }
         },
+        "/invoices/{id}/void": {
+            "post": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "description": "Cancels a pending invoice, for one issued in error. A void invoice cannot be paid; a paid one cannot be voided.\nThe body is optional: {\"reason\": \"…\"}, at most 500 characters. Pay and void racing on one invoice: exactly one wins, the other gets 409.",
+                "consumes": [
+                    "application/json"
+                ],
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "invoices"
+                ],
+                "summary": "Void an invoice",
+                "parameters": [
+                    {
+                        "type": "string",
+                        "format": "uuid",
+                        "description": "Invoice id",
+                        "name": "id",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "description": "Why the invoice is voided",
+                        "name": "void",
+                        "in": "body",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.VoidInvoiceRequest"
+                        }
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.InvoiceResponse"
+                        },
+                        "headers": {
+                            "Warning": {
+                                "type": "string",
+                                "description": "present only if the read model lagged"
+                            }
+                        }
+                    },
+                    "400": {
+                        "description": "id is not a UUID, or the body or reason is invalid",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.Problem"
+                        }
+                    },
+                    "401": {
+                        "description": "API key missing or wrong (only when API_KEYS is set)",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.Problem"
+                        }
+                    },
+                    "404": {
+                        "description": "no invoice has this id",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.Problem"
+                        }
+                    },
+                    "409": {
+                        "description": "already paid (/problems/already-paid) or already void (/problems/already-void)",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.Problem"
+                        }
+                    },
+                    "413": {
+                        "description": "body larger than HTTP_MAX_BODY_BYTES",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.Problem"
+                        }
+                    },
+                    "415": {
+                        "description": "a body that is not declared as JSON",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.Problem"
+                        }
+                    },
+                    "500": {
+                        "description": "Internal Server Error",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.Problem"
+                        }
+                    },
+                    "503": {
+                        "description": "a database is unreachable or the request timed out; retry",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.Problem"
+                        }
+                    }
+                }
+            }
+        },
         "/metrics": {
             "get": {
                 "description": "Metrics in the Prometheus text exposition format: HTTP requests, commands, appended events, projector progress and lag, connection pools, Go runtime (the README's Operating section lists them).",
@@ -431,7 +579,7 @@ const docTemplate = `{
         },
         "/readyz": {
             "get": {
-                "description": "200 when both databases answer and the projector runs without being stalled; 503 otherwise. Includes the projector's lag.",
+                "description": "200 when both databases answer, the read model is at this release's version and the projector runs without being stalled; 503 otherwise.\nIncludes the projector's lag, and while a read model built by an older release is rebuilt (status upgrading), how far that has got.",
                 "produces": [
                     "application/json"
                 ],
@@ -476,13 +624,24 @@ const docTemplate = `{
         },
         "httpapi.CreateInvoiceRequest": {
             "type": "object",
+            "required": [
+                "amount",
+                "customerId"
+            ],
             "properties": {
                 "amount": {
-                    "description": "Amount is a JSON number \u003e 0 with at most 2 decimal places, at most 999999999999.99.",
+                    "description": "Amount is a JSON number \u003e 0, below 1000000000000, with at most the\ncurrency's minor-unit decimal places (JPY 0, EUR 2, KWD 3).",
                     "type": "number",
-                    "maximum": 999999999999.99,
-                    "minimum": 0.01,
+                    "maximum": 999999999999.999,
+                    "minimum": 0.001,
                     "example": 19.99
+                },
+                "currency": {
+                    "description": "Currency is an ISO 4217 code in any case; DEFAULT_CURRENCY when absent.\nFunds, metals and testing codes (XAU, XTS, XXX…) are refused.",
+                    "type": "string",
+                    "maxLength": 3,
+                    "minLength": 3,
+                    "example": "EUR"
                 },
                 "customerId": {
                     "description": "CustomerID is trimmed; 1 to 255 characters.",
@@ -490,6 +649,12 @@ const docTemplate = `{
                     "maxLength": 255,
                     "minLength": 1,
                     "example": "cus_1"
+                },
+                "dueDate": {
+                    "description": "DueDate is optional: YYYY-MM-DD, from the issue date (UTC) to 5 years after it.",
+                    "type": "string",
+                    "format": "date",
+                    "example": "2026-12-31"
                 }
             }
         },
@@ -519,7 +684,7 @@ const docTemplate = `{
             "type": "object",
             "properties": {
                 "amount": {
-                    "description": "Amount is exact: it is written from decimal text, never from a float.",
+                    "description": "Amount is exact, written with the currency's minor unit of decimal\nplaces (5.00 EUR, 500 JPY, 1.250 KWD), never from a float.",
                     "type": "number",
                     "example": 19.99
                 },
@@ -527,9 +692,21 @@ const docTemplate = `{
                     "type": "string",
                     "example": "2026-11-25T20:00:00.000000Z"
                 },
+                "currency": {
+                    "description": "Currency is the ISO 4217 code, upper case.",
+                    "type": "string",
+                    "example": "EUR"
+                },
                 "customerId": {
                     "type": "string",
                     "example": "cus_1"
+                },
+                "dueDate": {
+                    "description": "DueDate is null when the invoice has none.",
+                    "type": "string",
+                    "format": "date",
+                    "x-nullable": true,
+                    "example": "2026-12-31"
                 },
                 "id": {
                     "type": "string",
@@ -551,7 +728,8 @@ const docTemplate = `{
                     "type": "string",
                     "enum": [
                         "pending",
-                        "paid"
+                        "paid",
+                        "void"
                     ],
                     "example": "pending"
                 },
@@ -562,6 +740,18 @@ const docTemplate = `{
                 "version": {
                     "type": "integer",
                     "example": 1
+                },
+                "voidReason": {
+                    "description": "VoidReason is null unless the invoice was voided with a reason.",
+                    "type": "string",
+                    "x-nullable": true,
+                    "example": "issued in error"
+                },
+                "voidedAt": {
+                    "description": "VoidedAt is null unless the invoice is void.",
+                    "type": "string",
+                    "x-nullable": true,
+                    "example": "2026-11-25T20:05:00.000000Z"
                 }
             }
         },
@@ -630,9 +820,15 @@ const docTemplate = `{
                     "type": "string",
                     "enum": [
                         "up",
-                        "down"
+                        "down",
+                        "upgrading"
                     ],
                     "example": "up"
+                },
+                "upgrading": {
+                    "description": "Upgrading says how far the rebuild of a read model built by an older\nrelease has got, while status is upgrading.",
+                    "type": "string",
+                    "example": "rebuilding the read model built by version 1 for version 2: 5000 of 20000 events"
                 }
             }
         },
@@ -663,6 +859,17 @@ const docTemplate = `{
                         "not ready"
                     ],
                     "example": "ready"
+                }
+            }
+        },
+        "httpapi.VoidInvoiceRequest": {
+            "type": "object",
+            "properties": {
+                "reason": {
+                    "description": "Reason says why the invoice is voided: at most 500 characters.",
+                    "type": "string",
+                    "maxLength": 500,
+                    "example": "issued in error"
                 }
             }
         }

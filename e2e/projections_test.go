@@ -111,7 +111,7 @@ func TestProjectionsStatus(t *testing.T) {
 	}
 
 	// An event the projector cannot apply shows as a stall, exit code 3.
-	appendEvent(t, events, uuid.NewString(), "invoice.voided", `{}`)
+	appendEvent(t, events, uuid.NewString(), "invoice.archived", `{}`)
 	stdout, stderr, code = run(t, env, "projections", "status")
 	if code != 3 {
 		t.Errorf("exit code %d for a stalled projector, want 3; stderr:\n%s", code, stderr)
@@ -204,7 +204,7 @@ func TestProjectionsRebuild(t *testing.T) {
 	// A poison event fails the rebuild with exit code 1 and leaves the
 	// read model as it was.
 	before := invoiceRows(t, read)
-	appendEvent(t, openSQLite(t, filepath.Join(data, "events.db")), uuid.NewString(), "invoice.voided", `{}`)
+	appendEvent(t, openSQLite(t, filepath.Join(data, "events.db")), uuid.NewString(), "invoice.archived", `{}`)
 	stdout, stderr, code = run(t, env, "projections", "rebuild")
 	if code != 1 {
 		t.Fatalf("exit code %d with a poison event, want 1; stdout:\n%s\nstderr:\n%s", code, stdout, stderr)

@@ -1,6 +1,9 @@
 package ports
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+)
 
 var (
 	// ErrNotFound means the requested stream or read-model record does not exist.
@@ -15,4 +18,10 @@ var (
 	// idempotent calls. Adapters wrap it around the driver's error, so the
 	// original text stays in the message.
 	ErrUnavailable = errors.New("store unavailable")
+	// ErrRebuildRunning means another rebuild of the read model is running.
+	ErrRebuildRunning = errors.New("another rebuild of the read model is running")
+	// ErrReadModelStale means the live read model was built by an older
+	// ReadModelVersion and is being rebuilt: it wraps ErrUnavailable, as
+	// the service cannot answer from it until the rebuild swaps in.
+	ErrReadModelStale = fmt.Errorf("read model is being rebuilt for this release: %w", ErrUnavailable)
 )

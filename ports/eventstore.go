@@ -80,3 +80,12 @@ type CommitNotifier interface {
 	// trust. fn must not block.
 	NotifyCommits(fn func(head int64))
 }
+
+// RecordedDefaults are settings the event store recorded once, when it was
+// first migrated by a release that knew them, because what events stored
+// before then mean depends on them. They never change afterwards.
+type RecordedDefaults struct {
+	// LegacyCurrency is the ISO 4217 code of invoices created before
+	// invoices carried a currency: DEFAULT_CURRENCY when it was recorded.
+	LegacyCurrency string
+}

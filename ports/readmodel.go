@@ -12,6 +12,8 @@ type InvoiceView struct {
 	ID         string
 	CustomerID string
 	Amount     invoice.Amount
+	Currency   invoice.Currency
+	DueDate    invoice.Date // zero: none
 	Status     invoice.Status
 	Version    int
 	// Seq is the global position of the invoice's creation event: unique and
@@ -20,6 +22,32 @@ type InvoiceView struct {
 	CreatedAt time.Time
 	UpdatedAt time.Time
 	PaidAt    *time.Time
+	// VoidedAt is set once the invoice is void; VoidReason is "" when no
+	// reason was given.
+	VoidedAt   *time.Time
+	VoidReason string
+}
+
+// ReadModelVersion is the version of the invoice read model this release
+// builds: its rows' shape and what the projection folds into them. Bump it
+// with any change to either; a service that finds the read model built by
+// an older version rebuilds it before it reports ready.
+//
+//	1: id, customer, amount (2 decimals), status pending/paid, timestamps
+//	2: currency, due date, void; amounts to 4 decimals; filter indexes
+const ReadModelVersion = 2
+
+// InvoiceFilter narrows a list; its fields combine with AND, and a zero
+// field does not filter.
+type InvoiceFilter struct {
+	Statuses   []invoice.Status // any of them
+	CustomerID string
+	Currency   string // an upper-case ISO 4217 code
+	// CreatedFrom and CreatedTo bound CreatedAt, inclusive and exclusive.
+	CreatedFrom time.Time
+	CreatedTo   time.Time
+	// DueBefore keeps invoices with a due date before that day.
+	DueBefore invoice.Date
 }
 
 // ListParams selects one page of invoices, newest first.
@@ -27,13 +55,15 @@ type ListParams struct {
 	Limit int
 	// BeforeSeq, when non-zero, returns only invoices with a smaller Seq.
 	BeforeSeq int64
+	Filter    InvoiceFilter
 }
 
 // InvoiceReader answers queries from the read model.
 type InvoiceReader interface {
 	// GetInvoice returns one invoice or ErrNotFound.
 	GetInvoice(ctx context.Context, id string) (InvoiceView, error)
-	// ListInvoices returns up to p.Limit invoices ordered by Seq descending.
+	// ListInvoices returns up to p.Limit invoices matching p.Filter,
+	// ordered by Seq descending.
 	ListInvoices(ctx context.Context, p ListParams) ([]InvoiceView, error)
 	// Ping checks that the read database answers.
 	Ping(ctx context.Context) error
@@ -53,15 +83,22 @@ type ProjectionStore interface {
 	Project(ctx context.Context, projector string, from, to int64, c InvoiceChanges) error
 }
 
-// InvoicePayment is the net effect of one or more invoice.paid events on an
-// invoice that an earlier batch put in the read model: its row moves from
-// FromVersion to Version as paid at PaidAt, and only if it is at FromVersion.
-type InvoicePayment struct {
+// InvoiceUpdate is the net effect of one or more events on an invoice that
+// an earlier batch put in the read model: its row moves from FromVersion to
+// Version, with the status and timestamps the events set, and only if it is
+// at FromVersion.
+type InvoiceUpdate struct {
 	ID          string
 	FromVersion int
 	Version     int
-	PaidAt      time.Time
-	// Position is the global position of the first pay folded in, for
+	Status      invoice.Status
+	UpdatedAt   time.Time
+	// PaidAt, VoidedAt and VoidReason are set by the events that set them;
+	// nil leaves the row's value as it is.
+	PaidAt     *time.Time
+	VoidedAt   *time.Time
+	VoidReason *string
+	// Position is the global position of the first event folded in, for
 	// naming the event when the row is not at FromVersion.
 	Position int64
 }
@@ -73,8 +110,8 @@ type InvoiceChanges struct {
 	// Inserts are the invoices created in the batch, in their state at the
 	// end of it (created then paid in one batch is one paid row).
 	Inserts []InvoiceView
-	// Payments are pays of invoices inserted by earlier batches.
-	Payments []InvoicePayment
+	// Updates are changes to invoices inserted by earlier batches.
+	Updates []InvoiceUpdate
 }
 
 // RebuildWriter writes folded batches into a read model being rebuilt.
@@ -91,7 +128,8 @@ type RebuildWriter interface {
 type InvoiceRebuild interface {
 	RebuildWriter
 	// Swap replaces the live read model with the rebuilt one in one
-	// read-database transaction and returns the position it was rebuilt to.
+	// read-database transaction, records it as built by this release's
+	// ReadModelVersion, and returns the position it was rebuilt to.
 	// Inside that transaction, before the replacement, it locks the live
 	// projector's checkpoint, so the live projector cannot move it, and calls
 	// catchUp with it; catchUp must bring the rebuilt model at least that far
@@ -110,7 +148,13 @@ type InvoiceRebuild interface {
 // the live one.
 type ReadModelRebuilder interface {
 	// StartRebuild creates an empty read model for projector beside the live
-	// one, dropping any left by an interrupted rebuild. It fails if another
-	// rebuild of the same read database is running, where the store can tell.
+	// one, dropping any left by an interrupted rebuild.
+	// It fails with ErrRebuildRunning if another rebuild of the same read
+	// database is running, where the store can tell.
 	StartRebuild(ctx context.Context, projector string) (InvoiceRebuild, error)
+	// ReadModelVersion returns the ReadModelVersion that built the live
+	// read model, as the read database records it now. A rebuild's Swap
+	// sets it to this release's. While it is older, the read model's
+	// queries fail with ErrReadModelStale rather than misread it.
+	ReadModelVersion(ctx context.Context) (int, error)
 }

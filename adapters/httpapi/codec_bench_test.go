@@ -51,19 +51,20 @@ func unknownKeysBody(n int) []byte {
 
 func BenchmarkDecodeCreate(b *testing.B) {
 	const maxBytes = 1 << 20
+	eur := invoice.MustCurrency("EUR")
 	b.Run("valid", func(b *testing.B) {
 		body := []byte(`{"customerId":"cus_123","amount":19.99}`)
 		r, rewind := benchCreateRequest(body)
 		w := httptest.NewRecorder()
-		got, err := decodeCreate(r, w, maxBytes)
-		want := createInput{CustomerID: "cus_123", Amount: 1999}
+		got, err := decodeCreate(r, w, maxBytes, eur)
+		want := createInput{CustomerID: "cus_123", Terms: invoice.Terms{Amount: 199900, Currency: eur}}
 		if err != nil || got != want {
 			b.Fatalf("decodeCreate(%s) = %+v, %v; want %+v, nil", body, got, err, want)
 		}
 		b.ReportAllocs()
 		for b.Loop() {
 			rewind()
-			if _, err := decodeCreate(r, w, maxBytes); err != nil {
+			if _, err := decodeCreate(r, w, maxBytes, eur); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -72,7 +73,7 @@ func BenchmarkDecodeCreate(b *testing.B) {
 		body := unknownKeysBody(20)
 		r, rewind := benchCreateRequest(body)
 		w := httptest.NewRecorder()
-		_, err := decodeCreate(r, w, maxBytes)
+		_, err := decodeCreate(r, w, maxBytes, eur)
 		var pe *problemError
 		if !errors.As(err, &pe) || len(pe.p.Errors) != 20 {
 			b.Fatalf("decodeCreate(20 unknown keys) error = %v, want a problem listing 20 fields", err)
@@ -80,7 +81,7 @@ func BenchmarkDecodeCreate(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
 			rewind()
-			if _, err := decodeCreate(r, w, maxBytes); err == nil {
+			if _, err := decodeCreate(r, w, maxBytes, eur); err == nil {
 				b.Fatal("decodeCreate accepted unknown keys")
 			}
 		}
@@ -91,13 +92,15 @@ func BenchmarkDecodeCreate(b *testing.B) {
 // page of a live list would mix them.
 func benchViews(n int) []ports.InvoiceView {
 	created := time.Date(2026, 3, 14, 9, 26, 53, 589793000, time.UTC)
+	eur := invoice.MustCurrency("EUR")
 	views := make([]ports.InvoiceView, n)
 	for i := range views {
 		at := created.Add(time.Duration(i) * time.Second)
 		v := ports.InvoiceView{
 			ID:         fmt.Sprintf("0b6f1d4e-8a63-4b8c-9e57-%012d", i),
 			CustomerID: fmt.Sprintf("cus_%06d", i),
-			Amount:     invoice.Amount(1999 + i*101),
+			Amount:     invoice.Amount((1999 + i*101) * 100), // whole cents, as EUR requires
+			Currency:   eur,
 			Status:     invoice.StatusPending,
 			Version:    1,
 			Seq:        int64(n - i),

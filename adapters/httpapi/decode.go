@@ -19,12 +19,17 @@ import (
 // createInput is a decoded, validated create request.
 type createInput struct {
 	CustomerID string
-	Amount     invoice.Amount
+	invoice.Terms
 }
 
-// decodeCreate reads and validates a create body. Every failure is a
-// *problemError with a 4xx status; nothing is stored for any of them.
-func decodeCreate(r *http.Request, w http.ResponseWriter, maxBytes int64) (createInput, error) {
+// createFields are the keys a create body may hold.
+var createFields = []string{"customerId", "amount", "currency", "dueDate"}
+
+// decodeCreate reads and validates a create body; an absent currency is
+// defaultCurrency. Every failure is a *problemError with a 4xx status;
+// nothing is stored for any of them. The due date's range is the domain's
+// to check, against the issue date.
+func decodeCreate(r *http.Request, w http.ResponseWriter, maxBytes int64, defaultCurrency invoice.Currency) (createInput, error) {
 	if err := requireJSON(r); err != nil {
 		return createInput{}, err
 	}
@@ -48,7 +53,7 @@ func decodeCreate(r *http.Request, w http.ResponseWriter, maxBytes int64) (creat
 	}
 	for _, k := range slices.Sorted(maps.Keys(obj)) {
 		switch {
-		case k != "customerId" && k != "amount":
+		case !slices.Contains(createFields, k):
 			fields = append(fields, FieldError{Field: k, Message: "is not a known field"})
 		case repeated[k]:
 			fields = append(fields, FieldError{Field: k, Message: "must appear only once"})
@@ -69,23 +74,110 @@ func decodeCreate(r *http.Request, w http.ResponseWriter, maxBytes int64) (creat
 			addErr(err)
 		}
 	}
+	in.Currency = defaultCurrency
+	currencyOK := true
+	switch raw := obj["currency"]; {
+	case repeated["currency"]:
+		currencyOK = false
+	case isAbsent(raw):
+	default:
+		var code string
+		if raw[0] != '"' || json.Unmarshal(raw, &code) != nil {
+			fields = append(fields, FieldError{Field: "currency", Message: "must be a string such as \"EUR\""})
+			currencyOK = false
+			break
+		}
+		cur, err := invoice.ParseCurrency(code)
+		if err != nil {
+			addErr(err)
+			currencyOK = false
+			break
+		}
+		in.Currency = cur
+	}
 	switch raw := obj["amount"]; {
 	case repeated["amount"]:
 	case isAbsent(raw):
 		fields = append(fields, FieldError{Field: "amount", Message: "is required"})
 	case raw[0] != '-' && (raw[0] < '0' || raw[0] > '9'):
 		fields = append(fields, FieldError{Field: "amount", Message: "must be a JSON number"})
-	default:
-		amount, err := invoice.ParseAmount(string(raw))
-		if err != nil {
+	case !currencyOK:
+		// Its decimal places depend on a currency that is not known.
+		if _, err := invoice.ParseAmount(string(raw)); err != nil {
 			addErr(err)
 		}
+	default:
+		amount, err := invoice.ParseAmountIn(string(raw), in.Currency)
+		if err != nil {
+			var ve *invoice.ValidationError
+			if errors.As(err, &ve) {
+				fields = append(fields, FieldError{Field: "amount", Message: ve.Reason + " (" + in.Currency.Code() + ")"})
+			}
+		}
 		in.Amount = amount
+	}
+	switch raw := obj["dueDate"]; {
+	case repeated["dueDate"], isAbsent(raw):
+	default:
+		var s string
+		if raw[0] != '"' || json.Unmarshal(raw, &s) != nil {
+			fields = append(fields, FieldError{Field: "dueDate", Message: "must be a date string written YYYY-MM-DD"})
+			break
+		}
+		due, err := invoice.ParseDate("dueDate", s)
+		if err != nil {
+			addErr(err)
+			break
+		}
+		in.DueDate = due
 	}
 	if len(fields) > 0 {
 		return createInput{}, validationProblem(fields)
 	}
 	return in, nil
+}
+
+// decodeVoid reads the optional body of a void: none at all, or a JSON
+// object with an optional reason. Every failure is a *problemError.
+func decodeVoid(r *http.Request, w http.ResponseWriter, maxBytes int64) (string, error) {
+	if r.ContentLength == 0 && r.Header.Get("Content-Type") == "" {
+		return "", nil
+	}
+	if err := requireJSON(r); err != nil {
+		return "", err
+	}
+	body, err := readBody(r, w, maxBytes)
+	if err != nil || len(bytes.TrimSpace(body)) == 0 {
+		return "", err
+	}
+	obj, repeated, err := decodeObject(body)
+	if err != nil {
+		return "", err
+	}
+	var fields []FieldError
+	for _, k := range slices.Sorted(maps.Keys(obj)) {
+		switch {
+		case k != "reason":
+			fields = append(fields, FieldError{Field: k, Message: "is not a known field"})
+		case repeated[k]:
+			fields = append(fields, FieldError{Field: k, Message: "must appear only once"})
+		}
+	}
+	var reason string
+	if raw := obj["reason"]; !repeated["reason"] && !isAbsent(raw) {
+		if raw[0] != '"' || json.Unmarshal(raw, &reason) != nil {
+			fields = append(fields, FieldError{Field: "reason", Message: "must be a string"})
+		} else if err := invoice.ValidateVoidReason(strings.TrimSpace(reason)); err != nil {
+			var ve *invoice.ValidationError
+			if errors.As(err, &ve) {
+				fields = append(fields, FieldError{Field: ve.Field, Message: ve.Reason})
+			}
+		}
+	}
+	if len(fields) > 0 {
+		return "", validationProblem(fields)
+	}
+	return reason, nil
 }
 
 func isAbsent(raw json.RawMessage) bool { return len(raw) == 0 || string(raw) == "null" }

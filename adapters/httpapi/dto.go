@@ -12,23 +12,40 @@ import (
 )
 
 // CreateInvoiceRequest documents the body of POST /invoices for Swagger.
-// decodeCreate reads the same two keys from a map of raw JSON values, so it
-// can tell a missing field from null from a wrong type, report every unknown
+// decodeCreate reads the same keys from a map of raw JSON values, so it can
+// tell a missing field from null from a wrong type, report every unknown
 // key, and never parse the amount through a float.
 type CreateInvoiceRequest struct {
 	// CustomerID is trimmed; 1 to 255 characters.
-	CustomerID json.RawMessage `json:"customerId" swaggertype:"string" example:"cus_1" minLength:"1" maxLength:"255"`
-	// Amount is a JSON number > 0 with at most 2 decimal places, at most 999999999999.99.
-	Amount json.RawMessage `json:"amount" swaggertype:"number" example:"19.99" minimum:"0.01" maximum:"999999999999.99"`
+	CustomerID json.RawMessage `json:"customerId" validate:"required" swaggertype:"string" example:"cus_1" minLength:"1" maxLength:"255"`
+	// Amount is a JSON number > 0, below 1000000000000, with at most the
+	// currency's minor-unit decimal places (JPY 0, EUR 2, KWD 3).
+	Amount json.RawMessage `json:"amount" validate:"required" swaggertype:"number" example:"19.99" minimum:"0.001" maximum:"999999999999.999"`
+	// Currency is an ISO 4217 code in any case; DEFAULT_CURRENCY when absent.
+	// Funds, metals and testing codes (XAU, XTS, XXX…) are refused.
+	Currency json.RawMessage `json:"currency,omitempty" swaggertype:"string" example:"EUR" minLength:"3" maxLength:"3"`
+	// DueDate is optional: YYYY-MM-DD, from the issue date (UTC) to 5 years after it.
+	DueDate json.RawMessage `json:"dueDate,omitempty" swaggertype:"string" format:"date" example:"2026-12-31"`
+}
+
+// VoidInvoiceRequest is the optional body of POST /invoices/{id}/void.
+type VoidInvoiceRequest struct {
+	// Reason says why the invoice is voided: at most 500 characters.
+	Reason string `json:"reason,omitempty" example:"issued in error" maxLength:"500"`
 }
 
 // InvoiceResponse is an invoice as the API returns it.
 type InvoiceResponse struct {
 	ID         string `json:"id" format:"uuid" example:"0b6f1d4e-8a63-4b8c-9e57-2f4b3f7f6d21"`
 	CustomerID string `json:"customerId" example:"cus_1"`
-	// Amount is exact: it is written from decimal text, never from a float.
+	// Amount is exact, written with the currency's minor unit of decimal
+	// places (5.00 EUR, 500 JPY, 1.250 KWD), never from a float.
 	Amount json.Number `json:"amount" swaggertype:"number" example:"19.99"`
-	Status string      `json:"status" enums:"pending,paid" example:"pending"`
+	// Currency is the ISO 4217 code, upper case.
+	Currency string `json:"currency" example:"EUR"`
+	// DueDate is null when the invoice has none.
+	DueDate *string `json:"dueDate" format:"date" extensions:"x-nullable" example:"2026-12-31"`
+	Status  string  `json:"status" enums:"pending,paid,void" example:"pending"`
 	// Paid is true once status is paid (kept for the original API's clients).
 	Paid      bool      `json:"paid" example:"false"`
 	Version   int       `json:"version" example:"1"`
@@ -36,20 +53,34 @@ type InvoiceResponse struct {
 	UpdatedAt time.Time `json:"updatedAt" example:"2026-11-25T20:00:00.000000Z"`
 	// PaidAt is null until the invoice is paid.
 	PaidAt *time.Time `json:"paidAt" extensions:"x-nullable" example:"2026-11-25T20:05:00.000000Z"`
+	// VoidedAt is null unless the invoice is void.
+	VoidedAt *time.Time `json:"voidedAt" extensions:"x-nullable" example:"2026-11-25T20:05:00.000000Z"`
+	// VoidReason is null unless the invoice was voided with a reason.
+	VoidReason *string `json:"voidReason" extensions:"x-nullable" example:"issued in error"`
 }
 
 func invoiceResponse(v ports.InvoiceView) InvoiceResponse {
-	return InvoiceResponse{
+	r := InvoiceResponse{
 		ID:         v.ID,
 		CustomerID: v.CustomerID,
-		Amount:     json.Number(v.Amount.String()),
+		Amount:     json.Number(v.Currency.Format(v.Amount)),
+		Currency:   v.Currency.Code(),
 		Status:     string(v.Status),
 		Paid:       v.Status == invoice.StatusPaid,
 		Version:    v.Version,
 		CreatedAt:  v.CreatedAt,
 		UpdatedAt:  v.UpdatedAt,
 		PaidAt:     v.PaidAt,
+		VoidedAt:   v.VoidedAt,
 	}
+	if !v.DueDate.IsZero() {
+		d := v.DueDate.String()
+		r.DueDate = &d
+	}
+	if v.VoidReason != "" {
+		r.VoidReason = &v.VoidReason
+	}
+	return r
 }
 
 // The invoice routes write their bodies with appendInvoice rather than
@@ -67,7 +98,7 @@ func writeJSON(c *gin.Context, code int, body []byte) {
 }
 
 // invoiceJSONSize is about what one invoice takes, to size buffers once.
-const invoiceJSONSize = 320
+const invoiceJSONSize = 400
 
 // invoiceJSON returns v as json.Marshal(invoiceResponse(v)) writes it.
 func invoiceJSON(v ports.InvoiceView) []byte {
@@ -81,7 +112,17 @@ func appendInvoice(b []byte, v ports.InvoiceView) []byte {
 	b = append(b, `,"customerId":`...)
 	b = appendString(b, v.CustomerID)
 	b = append(b, `,"amount":`...)
-	b = v.Amount.Append(b)
+	b = v.Currency.Append(b, v.Amount)
+	b = append(b, `,"currency":`...)
+	b = appendString(b, v.Currency.Code())
+	b = append(b, `,"dueDate":`...)
+	if v.DueDate.IsZero() {
+		b = append(b, "null"...)
+	} else {
+		b = append(b, '"')
+		b = v.DueDate.Time().AppendFormat(b, invoice.DateLayout)
+		b = append(b, '"')
+	}
 	b = append(b, `,"status":`...)
 	b = appendString(b, string(v.Status))
 	b = append(b, `,"paid":`...)
@@ -93,10 +134,14 @@ func appendInvoice(b []byte, v ports.InvoiceView) []byte {
 	b = append(b, `,"updatedAt":`...)
 	b = appendTime(b, v.UpdatedAt)
 	b = append(b, `,"paidAt":`...)
-	if v.PaidAt == nil {
+	b = appendOptionalTime(b, v.PaidAt)
+	b = append(b, `,"voidedAt":`...)
+	b = appendOptionalTime(b, v.VoidedAt)
+	b = append(b, `,"voidReason":`...)
+	if v.VoidReason == "" {
 		b = append(b, "null"...)
 	} else {
-		b = appendTime(b, *v.PaidAt)
+		b = appendString(b, v.VoidReason)
 	}
 	return append(b, '}')
 }
@@ -126,6 +171,14 @@ func appendString(b []byte, s string) []byte {
 	b = append(b, '"')
 	b = append(b, s...)
 	return append(b, '"')
+}
+
+// appendOptionalTime appends t as appendTime does, or null for nil.
+func appendOptionalTime(b []byte, t *time.Time) []byte {
+	if t == nil {
+		return append(b, "null"...)
+	}
+	return appendTime(b, *t)
 }
 
 // appendTime appends t as time.Time's MarshalJSON does.

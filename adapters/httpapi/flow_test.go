@@ -42,8 +42,10 @@ func TestCreateGetPayLifecycle(t *testing.T) {
 		if !strings.Contains(rec.Body.String(), `"amount":19.99,`) {
 			t.Errorf("amount is not the exact number 19.99 in %s", rec.Body)
 		}
-		if !strings.Contains(rec.Body.String(), `"paidAt":null`) {
-			t.Errorf("paidAt is not null in %s", rec.Body)
+		for _, want := range []string{`"currency":"EUR",`, `"dueDate":null,`, `"paidAt":null,`, `"voidedAt":null,`, `"voidReason":null}`} {
+			if !strings.Contains(rec.Body.String(), want) {
+				t.Errorf("%s is not in %s", want, rec.Body)
+			}
 		}
 		if created.CustomerID != "cus_1" || created.Status != "pending" || created.Paid || created.Version != 1 ||
 			created.PaidAt != nil || created.CreatedAt.Before(before) || !created.UpdatedAt.Equal(created.CreatedAt) {
@@ -265,9 +267,10 @@ func TestSwaggerUI(t *testing.T) {
 			Paths map[string]map[string]any `json:"paths"`
 		}](t, rec)
 		want := map[string][]string{
-			"/invoices":          {"get", "post"},
-			"/invoices/{id}":     {"get"},
-			"/invoices/{id}/pay": {"post", "patch"},
+			"/invoices":           {"get", "post"},
+			"/invoices/{id}":      {"get"},
+			"/invoices/{id}/pay":  {"post", "patch"},
+			"/invoices/{id}/void": {"post"},
 		}
 		for p, methods := range want {
 			for _, m := range methods {

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"invoices/adapters/store/storetest"
 	"invoices/domain/invoice"
@@ -36,6 +37,10 @@ var fuzzContentTypes = []struct {
 func FuzzCreateInvoice(f *testing.F) {
 	s := newServer(f, storetest.SQLite(), serverOptions{})
 	const deep = 20_000 // twice encoding/json's nesting limit
+	// Due dates around the edges of the range, as of when the fuzzer starts.
+	now := time.Now().UTC()
+	today, yesterday := now.Format(time.DateOnly), now.AddDate(0, 0, -1).Format(time.DateOnly)
+	inFiveYears := invoice.DateOf(now).AddYears(invoice.MaxDueYears).String()
 	for _, seed := range []struct {
 		body        string
 		contentType byte // index into fuzzContentTypes
@@ -81,6 +86,26 @@ func FuzzCreateInvoice(f *testing.F) {
 		{`null`, 0},
 		{``, 0},
 		{"\x00\x01\x02", 0},
+		{`{"customerId":"c","amount":500,"currency":"JPY"}`, 0},
+		{`{"customerId":"c","amount":19.5,"currency":"JPY"}`, 0},
+		{`{"customerId":"c","amount":1.25,"currency":"kwd"}`, 0},
+		{`{"customerId":"c","amount":999999999999.999,"currency":"KWD"}`, 0},
+		{`{"customerId":"c","amount":19.99,"currency":"eur"}`, 3},
+		{`{"customerId":"c","amount":19.99,"currency":null}`, 0},
+		{`{"customerId":"c","amount":19.99,"currency":"XAU"}`, 0},
+		{`{"customerId":"c","amount":19.99,"currency":"BOV"}`, 0},
+		{`{"customerId":"c","amount":19.99,"currency":"XTS"}`, 0},
+		{`{"customerId":"c","amount":19.99,"currency":978}`, 0},
+		{`{"customerId":"c","amount":19.99,"currency":"\u0045UR"}`, 0},
+		{`{"customerId":"c","amount":19.99,"currency":"EUR","currency":"EUR"}`, 0},
+		{`{"customerId":"c","amount":19.99,"dueDate":"` + today + `"}`, 0},
+		{`{"customerId":"c","amount":19.99,"dueDate":"` + inFiveYears + `"}`, 0},
+		{`{"customerId":"c","amount":19.99,"dueDate":"` + yesterday + `"}`, 0},
+		{`{"customerId":"c","amount":19.99,"dueDate":null}`, 0},
+		{`{"customerId":"c","amount":19.99,"dueDate":"2026-13-01"}`, 0},
+		{`{"customerId":"c","amount":19.99,"dueDate":20261201}`, 0},
+		{`{"customerId":"c","amount":19.99,"dueDate":"0001-01-01"}`, 0},
+		{`{"customerId":"c","amount":5,"currency":"JPY","dueDate":"` + today + `"}`, 1},
 	} {
 		f.Add([]byte(seed.body), seed.contentType)
 	}
@@ -123,19 +148,35 @@ func checkCreated(t *testing.T, s *testServer, body []byte, location string, res
 	if err != nil {
 		t.Fatalf("status 201 for a body that is not one JSON object: %v", err)
 	}
-	if len(keys) != 2 || keys["customerId"] != 1 || keys["amount"] != 1 {
-		t.Fatalf("status 201 for top-level keys %v, want customerId and amount once each", keys)
+	if keys["customerId"] != 1 || keys["amount"] != 1 || keys["currency"] > 1 || keys["dueDate"] > 1 ||
+		len(keys) != 2+keys["currency"]+keys["dueDate"] {
+		t.Fatalf("status 201 for top-level keys %v, want customerId and amount once each, currency and dueDate at most once", keys)
 	}
 	var in struct {
 		CustomerID string          `json:"customerId"`
 		Amount     json.RawMessage `json:"amount"`
+		Currency   *string         `json:"currency"`
+		DueDate    *string         `json:"dueDate"`
 	}
 	if err := json.Unmarshal(body, &in); err != nil {
 		t.Fatalf("status 201 for a body encoding/json rejects: %v", err)
 	}
-	wantAmount, err := invoice.ParseAmount(string(in.Amount))
+	wantCurrency := invoice.MustCurrency("EUR") // the test server's default
+	if in.Currency != nil {
+		if wantCurrency, err = invoice.ParseCurrency(*in.Currency); err != nil {
+			t.Fatalf("status 201 for currency %q: %v", *in.Currency, err)
+		}
+	}
+	wantAmount, err := invoice.ParseAmountIn(string(in.Amount), wantCurrency)
 	if err != nil {
-		t.Fatalf("status 201 for amount %.100s: %v", in.Amount, err)
+		t.Fatalf("status 201 for amount %.100s in %s: %v", in.Amount, wantCurrency, err)
+	}
+	wantDue := "null"
+	if in.DueDate != nil {
+		if _, err := invoice.ParseDate("dueDate", *in.DueDate); err != nil {
+			t.Fatalf("status 201 for dueDate %q: %v", *in.DueDate, err)
+		}
+		wantDue = `"` + *in.DueDate + `"`
 	}
 	wantCustomer := strings.TrimSpace(in.CustomerID) // the domain trims customer ids
 	// The fuzzer runs on SQLite only; this is what made PostgreSQL fail.
@@ -146,6 +187,12 @@ func checkCreated(t *testing.T, s *testServer, body []byte, location string, res
 	created := decodeInvoice(t, "POST response", resp)
 	if location != "/invoices/"+created.ID {
 		t.Fatalf("Location = %q, want /invoices/%s", location, created.ID)
+	}
+	if in.DueDate != nil {
+		due, _ := invoice.ParseDate("dueDate", *in.DueDate)
+		if err := invoice.ValidateDueDate(due, created.CreatedAt); err != nil {
+			t.Errorf("status 201 for dueDate %s, issued %s: %v", *in.DueDate, created.CreatedAt, err)
+		}
 	}
 	got := s.do(t, http.MethodGet, location, "")
 	if got.Code != http.StatusOK {
@@ -159,10 +206,27 @@ func checkCreated(t *testing.T, s *testServer, body []byte, location string, res
 		if v.inv.CustomerID != wantCustomer {
 			t.Errorf("%s customerId = %q, want %q", v.what, v.inv.CustomerID, wantCustomer)
 		}
-		if a, err := invoice.ParseAmount(string(v.inv.Amount)); err != nil || a != wantAmount {
-			t.Errorf("%s amount = %s, want %s (request %.100s)", v.what, v.inv.Amount, wantAmount, in.Amount)
+		// The exact bytes: the currency's minor unit of decimals.
+		if a := string(v.inv.Amount); a != wantCurrency.Format(wantAmount) {
+			t.Errorf("%s amount = %s, want %s (request %.100s)", v.what, a, wantCurrency.Format(wantAmount), in.Amount)
+		}
+		if v.inv.Currency != wantCurrency.Code() {
+			t.Errorf("%s currency = %q, want %q", v.what, v.inv.Currency, wantCurrency.Code())
+		}
+		if d := dueJSON(v.inv.DueDate); d != wantDue {
+			t.Errorf("%s dueDate = %s, want %s", v.what, d, wantDue)
+		}
+		if v.inv.Status != "pending" || v.inv.Version != 1 || v.inv.PaidAt != nil || v.inv.VoidedAt != nil || v.inv.VoidReason != nil {
+			t.Errorf("%s = %+v, want a pending invoice at version 1", v.what, v.inv)
 		}
 	}
+}
+
+func dueJSON(d *string) string {
+	if d == nil {
+		return "null"
+	}
+	return `"` + *d + `"`
 }
 
 // checkProblem checks a 4xx answer is a complete problem document.

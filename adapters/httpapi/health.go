@@ -46,8 +46,11 @@ type CheckResult struct {
 
 // ProjectorCheck is the projector's state and how far the read model lags.
 type ProjectorCheck struct {
-	Status     string  `json:"status" enums:"up,down" example:"up"`
-	Error      string  `json:"error,omitempty"`
+	Status string `json:"status" enums:"up,down,upgrading" example:"up"`
+	Error  string `json:"error,omitempty"`
+	// Upgrading says how far the rebuild of a read model built by an older
+	// release has got, while status is upgrading.
+	Upgrading  string  `json:"upgrading,omitempty" example:"rebuilding the read model built by version 1 for version 2: 5000 of 20000 events"`
 	Checkpoint int64   `json:"checkpoint" example:"42"`
 	Head       int64   `json:"head" example:"42"`
 	LagEvents  int64   `json:"lagEvents" example:"0"`
@@ -69,7 +72,8 @@ func (h healthHandlers) live(c *gin.Context) {
 // ready godoc
 //
 //	@Summary		Readiness
-//	@Description	200 when both databases answer and the projector runs without being stalled; 503 otherwise. Includes the projector's lag.
+//	@Description	200 when both databases answer, the read model is at this release's version and the projector runs without being stalled; 503 otherwise.
+//	@Description	Includes the projector's lag, and while a read model built by an older release is rebuilt (status upgrading), how far that has got.
 //	@Tags			health
 //	@Produce		json
 //	@Success		200	{object}	ReadinessResponse
@@ -102,6 +106,8 @@ func (h healthHandlers) ready(c *gin.Context) {
 		resp.Checks.Projector.Status, resp.Checks.Projector.Error = "down", "not running"
 	case r.Projector.Error != "":
 		resp.Checks.Projector.Status = "down"
+	case r.Projector.Upgrading != "":
+		resp.Checks.Projector.Status, resp.Checks.Projector.Upgrading = "upgrading", r.Projector.Upgrading
 	}
 	status := http.StatusOK
 	if !r.Ready() {

@@ -83,6 +83,18 @@ func TestHostileCreateBodies(t *testing.T) {
 			{name: "top-level string", body: `"{\"customerId\":\"c\",\"amount\":1}"`, status: 400, typ: "/problems/malformed-request"},
 			{name: "two objects", body: `{"customerId":"c","amount":1}{"customerId":"c","amount":1}`, status: 400, typ: "/problems/malformed-request"},
 
+			// The optional fields get the same treatment.
+			{name: "repeated currency", body: `{"customerId":"c","amount":1,"currency":"EUR","currency":"JPY"}`, status: 400, typ: "/problems/validation", wantField: "currency"},
+			{name: "repeated dueDate", body: `{"customerId":"c","amount":1,"dueDate":null,"dueDate":"2099-01-01"}`, status: 400, typ: "/problems/validation", wantField: "dueDate"},
+			{name: "deeply nested arrays as currency", body: `{"customerId":"c","amount":1,"currency":` + nestedArrays + `}`, status: 400, typ: "/problems/malformed-request"},
+			{name: "deeply nested objects as dueDate", body: `{"customerId":"c","amount":1,"dueDate":` + nestedObjects + `}`, status: 400, typ: "/problems/malformed-request"},
+			{name: "currency of 500k letters", body: `{"customerId":"c","amount":1,"currency":"` + strings.Repeat("E", 500_000) + `"}`, status: 400, typ: "/problems/validation", wantField: "currency"},
+			{name: "dueDate of 500k digits", body: `{"customerId":"c","amount":1,"dueDate":"` + strings.Repeat("9", 500_000) + `"}`, status: 400, typ: "/problems/validation", wantField: "dueDate"},
+			{name: "escaped NUL in currency", body: `{"customerId":"c","amount":1,"currency":"EU\u0000"}`, status: 400, typ: "/problems/validation", wantField: "currency"},
+			{name: "escaped NUL in dueDate", body: `{"customerId":"c","amount":1,"dueDate":"2099-01-01\u0000"}`, status: 400, typ: "/problems/validation", wantField: "dueDate"},
+			{name: "non-ASCII letters as currency", body: `{"customerId":"c","amount":1,"currency":"ÉUR"}`, status: 400, typ: "/problems/validation", wantField: "currency"},
+			{name: "currency a huge number", body: `{"customerId":"c","amount":1,"currency":1e999999999999}`, status: 400, typ: "/problems/validation", wantField: "currency"},
+
 			{name: "JSON declared as text", body: `{"customerId":"c","amount":1}`, contentType: "text/json", status: 415, typ: "/problems/unsupported-media-type"},
 			{name: "unparsable content type", body: `{"customerId":"c","amount":1}`, contentType: "application/json; charset", status: 415, typ: "/problems/unsupported-media-type"},
 		}

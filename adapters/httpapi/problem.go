@@ -39,6 +39,8 @@ const (
 	typeMalformed        = "/problems/malformed-request"
 	typeNotFound         = "/problems/not-found"
 	typeAlreadyPaid      = "/problems/already-paid"
+	typeAlreadyVoid      = "/problems/already-void"
+	typeInvoiceVoid      = "/problems/invoice-void"
 	typeConflict         = "/problems/conflict"
 	typeTooLarge         = "/problems/payload-too-large"
 	typeUnsupportedMedia = "/problems/unsupported-media-type"
@@ -102,10 +104,14 @@ var classProblems = map[outcome.Class]Problem{
 	outcome.Validation:  {Type: typeValidation, Title: "Invalid request", Status: http.StatusBadRequest},
 	outcome.NotFound:    {Type: typeNotFound, Title: "Not found", Status: http.StatusNotFound, Detail: "no invoice has this id"},
 	outcome.AlreadyPaid: {Type: typeAlreadyPaid, Title: "Invoice already paid", Status: http.StatusConflict, Detail: "the invoice is already paid"},
+	outcome.AlreadyVoid: {Type: typeAlreadyVoid, Title: "Invoice already void", Status: http.StatusConflict, Detail: "the invoice is already void"},
+	outcome.InvoiceVoid: {Type: typeInvoiceVoid, Title: "Invoice is void", Status: http.StatusConflict, Detail: "the invoice is void and cannot be paid"},
 	outcome.Conflict: {Type: typeConflict, Title: "Conflict", Status: http.StatusConflict,
 		Detail: "the invoice was changed concurrently; retry the request"},
 	outcome.Unavailable: {Type: typeUnavailable, Title: "Service unavailable", Status: http.StatusServiceUnavailable,
 		Detail: "a database is unreachable; retry shortly"},
+	outcome.Rebuilding: {Type: typeUnavailable, Title: "Service unavailable", Status: http.StatusServiceUnavailable,
+		Detail: "the read model is being rebuilt for this release; retry shortly"},
 	outcome.Interrupted: {Type: typeUnavailable, Title: "Service unavailable", Status: http.StatusServiceUnavailable,
 		Detail: "the request did not complete in time; retry it"},
 	outcome.Internal: {Type: typeInternal, Title: "Internal server error", Status: http.StatusInternalServerError,

@@ -34,6 +34,7 @@ type EngineParams struct {
 
 	App     app.Application
 	Config  config.HTTP
+	Billing config.Billing
 	Log     *zap.Logger
 	Metrics Metrics `optional:"true"`
 }
@@ -60,7 +61,7 @@ func NewEngine(p EngineParams) *gin.Engine {
 		e.GET("/metrics", serveMetrics(p.Metrics.Handler()))
 	}
 
-	h := invoiceHandlers{app: application, log: log, maxBodyBytes: cfg.MaxBodyBytes}
+	h := invoiceHandlers{app: application, log: log, maxBodyBytes: cfg.MaxBodyBytes, defaultCurrency: p.Billing.DefaultCurrency}
 	inv := e.Group("/invoices")
 	if len(cfg.APIKeys) > 0 {
 		inv.Use(requireAPIKey(cfg.APIKeys))
@@ -70,6 +71,7 @@ func NewEngine(p EngineParams) *gin.Engine {
 	inv.GET("/:id", h.getInvoice)
 	inv.POST("/:id/pay", h.payInvoice)
 	inv.PATCH("/:id/pay", h.payInvoice)
+	inv.POST("/:id/void", h.voidInvoice)
 
 	e.GET("/api", func(c *gin.Context) { c.Redirect(http.StatusMovedPermanently, "/api/index.html") })
 	e.GET("/api/*any", ginSwagger.WrapHandler(swaggerAssets(), ginSwagger.URL("/api/doc.json")))

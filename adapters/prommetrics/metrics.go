@@ -48,7 +48,7 @@ func New() *Metrics {
 		}, []string{"route", "method"}),
 		commands: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Name: "commands_total",
-			Help: "Commands by name and outcome (ok, validation, not_found, already_paid, conflict, unavailable, error).",
+			Help: "Commands by name and outcome (ok, validation, not_found, already_paid, already_void, invoice_void, conflict, unavailable, error).",
 		}, []string{"command", "outcome"}),
 		commandDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace: namespace, Name: "command_duration_seconds",
@@ -113,6 +113,7 @@ var (
 	lagEventsDesc  = prometheus.NewDesc(namespace+"_projector_lag_events", "Events appended but not yet projected.", []string{"projector"}, nil)
 	lagSecondsDesc = prometheus.NewDesc(namespace+"_projector_lag_seconds", "Age of the oldest event not yet projected (0 when caught up).", []string{"projector"}, nil)
 	runningDesc    = prometheus.NewDesc(namespace+"_projector_up", "1 when the projector runs and is not stalled on an error.", []string{"projector"}, nil)
+	upgradingDesc  = prometheus.NewDesc(namespace+"_projector_upgrading", "1 while a read model built by an older release is rebuilt (or another instance's rebuild awaited).", []string{"projector"}, nil)
 )
 
 type projectorCollector struct {
@@ -120,7 +121,7 @@ type projectorCollector struct {
 }
 
 func (c *projectorCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{checkpointDesc, headDesc, lagEventsDesc, lagSecondsDesc, runningDesc} {
+	for _, d := range []*prometheus.Desc{checkpointDesc, headDesc, lagEventsDesc, lagSecondsDesc, runningDesc, upgradingDesc} {
 		ch <- d
 	}
 }
@@ -133,15 +134,19 @@ func (c *projectorCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.NewInvalidMetric(headDesc, err)
 		return
 	}
-	up := 0.0
-	if st.Running && st.Error == "" {
+	up, upgrading := 0.0, 0.0
+	if st.Running && st.Error == "" && st.Upgrading == "" {
 		up = 1
+	}
+	if st.Upgrading != "" {
+		upgrading = 1
 	}
 	ch <- prometheus.MustNewConstMetric(checkpointDesc, prometheus.GaugeValue, float64(st.Checkpoint), st.Name)
 	ch <- prometheus.MustNewConstMetric(headDesc, prometheus.GaugeValue, float64(st.Head))
 	ch <- prometheus.MustNewConstMetric(lagEventsDesc, prometheus.GaugeValue, float64(st.LagEvents), st.Name)
 	ch <- prometheus.MustNewConstMetric(lagSecondsDesc, prometheus.GaugeValue, st.LagSeconds, st.Name)
 	ch <- prometheus.MustNewConstMetric(runningDesc, prometheus.GaugeValue, up, st.Name)
+	ch <- prometheus.MustNewConstMetric(upgradingDesc, prometheus.GaugeValue, upgrading, st.Name)
 }
 
 // CountAppends wraps an event store so every successful append is counted.

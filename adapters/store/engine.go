@@ -66,9 +66,9 @@ type CommitWatcher interface {
 // Writer is an engine's read-model writer.
 type Writer interface {
 	// WriteChanges writes c into table inside tx: the inserts first, then
-	// the payments, each only if its row is at the payment's FromVersion;
-	// it fails, naming one, unless every payment matched (see
-	// UnmatchedPayment).
+	// the updates, each only if its row is at the update's FromVersion;
+	// it fails, naming one, unless every update matched (see
+	// UpdateRows).
 	WriteChanges(tx *gorm.DB, table string, c ports.InvoiceChanges) error
 	// Shadow returns how the engine builds a rebuilt table beside the live
 	// one and swaps it in.
@@ -78,8 +78,8 @@ type Writer interface {
 // Projector is a Writer's optional own implementation of
 // ports.ProjectionStore.Project (a pipelined transaction, say). Without it
 // Project is one GORM transaction around WriteChanges. When not every
-// payment matched its row it may store nothing and return
-// ErrUnmatchedPayments: the batch then runs again as that GORM
+// update matched its row it may store nothing and return
+// ErrUnmatchedUpdates: the batch then runs again as that GORM
 // transaction, whose WriteChanges names the event that cannot apply.
 type Projector interface {
 	Project(ctx context.Context, projector string, from, to int64, c ports.InvoiceChanges) error
@@ -122,6 +122,6 @@ type Shadow interface {
 	Retryable(err error) bool
 }
 
-// ErrUnmatchedPayments is a Projector's way of saying that a payment's row
-// was not at its FromVersion, without naming it.
-var ErrUnmatchedPayments = errors.New("a paid invoice's row is not at the version before its event")
+// ErrUnmatchedUpdates is a Projector's way of saying that an updated
+// invoice's row was not at its FromVersion, without naming it.
+var ErrUnmatchedUpdates = errors.New("an updated invoice's row is not at the version before its event")

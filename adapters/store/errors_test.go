@@ -138,6 +138,17 @@ func TestPortsTranslateEveryMethod(t *testing.T) {
 		{"Project", func(_ *store.EventStore, rm *store.ReadModel) error {
 			return rm.Project(ctx, "invoices", 0, 1, ports.InvoiceChanges{})
 		}},
+		{"ReadModelVersion", func(_ *store.EventStore, rm *store.ReadModel) error {
+			_, err := rm.ReadModelVersion(ctx)
+			return err
+		}},
+		{"StartRebuild", func(_ *store.EventStore, rm *store.ReadModel) error {
+			rb, err := rm.StartRebuild(ctx, "invoices")
+			if err == nil {
+				_ = rb.Discard(ctx)
+			}
+			return err
+		}},
 	}
 	for _, tt := range calls {
 		t.Run(tt.name, func(t *testing.T) {
@@ -147,7 +158,7 @@ func TestPortsTranslateEveryMethod(t *testing.T) {
 			cfg.MaxOpenConns = 2
 			db := storetest.Must(store.Open(ctx, e.Store, cfg))(t)
 			t.Cleanup(func() { _ = store.Close(db) })
-			es := storetest.Must(store.NewEventStore(ctx, e.Store, db, cfg))(t)
+			es := storetest.Must(store.NewEventStore(ctx, e.Store, db, cfg, storetest.Defaults))(t)
 			t.Cleanup(es.Close)
 			rm := storetest.Must(store.NewReadModel(ctx, e.Store, db))(t)
 			p.stop()

@@ -31,10 +31,11 @@ type metadataJSON struct {
 // On SQLite it also queues writers in Go rather than in SQLite's busy
 // handler, whose sleeping backoff leaves the write lock idle.
 type EventStore struct {
-	db     *gorm.DB
-	engine Appender
-	now    func() time.Time
-	recent *recentEvents
+	recorded ports.RecordedDefaults
+	db       *gorm.DB
+	engine   Appender
+	now      func() time.Time
+	recent   *recentEvents
 	// id tells this store's commit notifications from other processes'.
 	id string
 
@@ -84,9 +85,11 @@ var (
 )
 
 // NewEventStore migrates the event store's schema on db and returns the
-// store on engine e. Close stops its goroutines.
-func NewEventStore(ctx context.Context, e Engine, db *gorm.DB, cfg config.Database) (*EventStore, error) {
-	if err := migrateEventStore(ctx, db, e); err != nil {
+// store on engine e. defaults are recorded if the store has none yet;
+// Recorded returns the ones it has. Close stops its goroutines.
+func NewEventStore(ctx context.Context, e Engine, db *gorm.DB, cfg config.Database, defaults ports.RecordedDefaults) (*EventStore, error) {
+	recorded, err := migrateEventStore(ctx, db, e, defaults)
+	if err != nil {
 		return nil, err
 	}
 	id := uuid.NewString()
@@ -95,16 +98,20 @@ func NewEventStore(ctx context.Context, e Engine, db *gorm.DB, cfg config.Databa
 		return nil, err
 	}
 	return &EventStore{
-		db:      db.WithContext(context.Background()),
-		engine:  a,
-		now:     func() time.Time { return time.Now().UTC().Truncate(time.Microsecond) },
-		recent:  newRecentEvents(recentKeep),
-		id:      id,
-		queue:   make(chan *appendRequest), // unbuffered: see writer
-		stop:    make(chan struct{}),
-		stopped: make(chan struct{}),
+		recorded: recorded,
+		db:       db.WithContext(context.Background()),
+		engine:   a,
+		now:      func() time.Time { return time.Now().UTC().Truncate(time.Microsecond) },
+		recent:   newRecentEvents(recentKeep),
+		id:       id,
+		queue:    make(chan *appendRequest), // unbuffered: see writer
+		stop:     make(chan struct{}),
+		stopped:  make(chan struct{}),
 	}, nil
 }
+
+// Recorded returns the defaults the store recorded when first migrated.
+func (s *EventStore) Recorded() ports.RecordedDefaults { return s.recorded }
 
 // Close stops the writer after the batch in flight, and the commit watcher;
 // appends waiting to be queued, and appends after Close, fail.

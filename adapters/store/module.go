@@ -49,7 +49,8 @@ func OpenStores(ctx context.Context, cfg config.Config, engineFor EngineFor, log
 	}
 	mctx, cancel := context.WithTimeout(ctx, migrateTimeout)
 	defer cancel()
-	if s.Events, err = NewEventStore(mctx, ee, edb, cfg.EventStore); err != nil {
+	if s.Events, err = NewEventStore(mctx, ee, edb, cfg.EventStore,
+		ports.RecordedDefaults{LegacyCurrency: cfg.Billing.DefaultCurrency.Code()}); err != nil {
 		return nil, Translate(context.Background(), err)
 	}
 	if s.Read, err = NewReadModel(mctx, re, rdb); err != nil {
@@ -102,6 +103,8 @@ func Module(engineFor EngineFor) fx.Option {
 			func(s *Stores) ports.EventStore { return s.Events },
 			func(s *Stores) ports.InvoiceReader { return s.Read },
 			func(s *Stores) ports.ProjectionStore { return s.Read },
+			func(s *Stores) ports.ReadModelRebuilder { return s.Read },
+			func(s *Stores) ports.RecordedDefaults { return s.Events.Recorded() },
 		),
 	)
 }

@@ -131,7 +131,7 @@ func eventStores(t *testing.T, e storetest.Engine, n int) []*store.EventStore {
 				t.Errorf("close database: %v", err)
 			}
 		})
-		out[i] = storetest.Must(store.NewEventStore(ctx, e.Store, db, cfg))(t)
+		out[i] = storetest.Must(store.NewEventStore(ctx, e.Store, db, cfg, storetest.Defaults))(t)
 		t.Cleanup(out[i].Close) // before its database closes
 	}
 	return out

@@ -4,11 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"gorm.io/gorm"
 
-	"invoices/domain/invoice"
 	"invoices/ports"
 )
 
@@ -18,6 +18,9 @@ type ReadModel struct {
 	db      *gorm.DB
 	writer  Writer
 	queries InvoiceQueries // nil: GORM
+	// current is set once the live invoice table is known to be at
+	// ports.ReadModelVersion; until then queries refuse to read it.
+	current atomic.Bool
 }
 
 var (
@@ -29,7 +32,8 @@ var (
 // NewReadModel migrates the read-model schema on db and returns the store
 // on engine e.
 func NewReadModel(ctx context.Context, e Engine, db *gorm.DB) (*ReadModel, error) {
-	if err := migrateReadModel(ctx, db, e); err != nil {
+	version, err := migrateReadModel(ctx, db, e)
+	if err != nil {
 		return nil, err
 	}
 	w, err := e.NewWriter(db)
@@ -37,22 +41,37 @@ func NewReadModel(ctx context.Context, e Engine, db *gorm.DB) (*ReadModel, error
 		return nil, err
 	}
 	m := &ReadModel{db: db, writer: w}
+	m.current.Store(version == ports.ReadModelVersion)
 	if q, ok := w.(InvoiceQueries); ok {
 		m.queries = q
 	}
 	return m, nil
 }
 
+// ReadModelVersion implements ports.ReadModelRebuilder.
+func (m *ReadModel) ReadModelVersion(ctx context.Context) (int, error) {
+	var row ReadModelVersionRow
+	if err := m.db.WithContext(ctx).Where("name = ?", invoicesTable).Take(&row).Error; err != nil {
+		return 0, fmt.Errorf("read model version: %w", Translate(ctx, err))
+	}
+	m.current.Store(row.Version == ports.ReadModelVersion)
+	return row.Version, nil
+}
+
 // GetInvoice implements ports.InvoiceReader.
 func (m *ReadModel) GetInvoice(ctx context.Context, id string) (ports.InvoiceView, error) {
+	if !m.current.Load() {
+		return ports.InvoiceView{}, ports.ErrReadModelStale
+	}
 	var v ports.InvoiceView
 	var err error
 	if m.queries != nil {
 		v, err = m.queries.GetInvoice(ctx, id)
 	} else {
 		var row InvoiceRow
-		err = m.db.WithContext(ctx).Where("id = ?", UUID(id)).Take(&row).Error
-		v = row.View()
+		if err = m.db.WithContext(ctx).Where("id = ?", UUID(id)).Take(&row).Error; err == nil {
+			v, err = row.View()
+		}
 	}
 	if errors.Is(err, gorm.ErrRecordNotFound) || errors.Is(err, ports.ErrNotFound) {
 		return ports.InvoiceView{}, fmt.Errorf("invoice %s: %w", id, ports.ErrNotFound)
@@ -66,6 +85,9 @@ func (m *ReadModel) GetInvoice(ctx context.Context, id string) (ports.InvoiceVie
 // ListInvoices implements ports.InvoiceReader with keyset pagination on the
 // unique seq index: no OFFSET, no COUNT(*).
 func (m *ReadModel) ListInvoices(ctx context.Context, p ports.ListParams) ([]ports.InvoiceView, error) {
+	if !m.current.Load() {
+		return nil, ports.ErrReadModelStale
+	}
 	var out []ports.InvoiceView
 	var err error
 	if m.queries != nil {
@@ -84,15 +106,73 @@ func (m *ReadModel) listGORM(ctx context.Context, p ports.ListParams) ([]ports.I
 	if p.BeforeSeq > 0 {
 		q = q.Where("seq < ?", p.BeforeSeq)
 	}
+	for _, c := range FilterConditions(p.Filter) {
+		q = q.Where(c.Column+" "+c.Op+" ?", c.Arg)
+	}
 	var rows []InvoiceRow
 	if err := q.Find(&rows).Error; err != nil {
 		return nil, err
 	}
 	out := make([]ports.InvoiceView, len(rows))
 	for i, r := range rows {
-		out[i] = r.View()
+		v, err := r.View()
+		if err != nil {
+			return nil, err
+		}
+		out[i] = v
 	}
 	return out, nil
+}
+
+// ceilMicro rounds t up to the microsecond, in UTC. Timestamps are stored
+// to the microsecond (PostgreSQL would round a finer bound to the nearest
+// one): for those, x >= t and x < t hold exactly when they hold for the
+// rounded-up bound.
+func ceilMicro(t time.Time) time.Time {
+	u := t.UTC().Truncate(time.Microsecond)
+	if u.Before(t) && u.Year() < 9999 {
+		// Rounding up past the year 9999 would reach a year SQLite
+		// orders wrongly as text; so close to the end nothing is stored.
+		u = u.Add(time.Microsecond)
+	}
+	return u
+}
+
+// Condition is one SQL condition of a list filter: Column Op Arg, where Op
+// is =, >=, < or IN (Arg a []string).
+type Condition struct {
+	Column, Op string
+	Arg        any
+}
+
+// FilterConditions returns the conditions that select f's invoices, one
+// per field set, to be combined with AND. Each is served by an index of
+// InvoiceRow.
+func FilterConditions(f ports.InvoiceFilter) []Condition {
+	var cs []Condition
+	if len(f.Statuses) > 0 {
+		statuses := make([]string, len(f.Statuses))
+		for i, s := range f.Statuses {
+			statuses[i] = string(s)
+		}
+		cs = append(cs, Condition{"status", "IN", statuses})
+	}
+	if f.CustomerID != "" {
+		cs = append(cs, Condition{"customer_id", "=", f.CustomerID})
+	}
+	if f.Currency != "" {
+		cs = append(cs, Condition{"currency", "=", f.Currency})
+	}
+	if !f.CreatedFrom.IsZero() {
+		cs = append(cs, Condition{"created_at", ">=", ceilMicro(f.CreatedFrom)})
+	}
+	if !f.CreatedTo.IsZero() {
+		cs = append(cs, Condition{"created_at", "<", ceilMicro(f.CreatedTo)})
+	}
+	if !f.DueBefore.IsZero() {
+		cs = append(cs, Condition{"due_date", "<", f.DueBefore.Time()})
+	}
+	return cs
 }
 
 // Ping implements ports.InvoiceReader.
@@ -125,9 +205,12 @@ func seedCheckpoint(db *gorm.DB, projector string) error {
 
 // Project implements ports.ProjectionStore.
 func (m *ReadModel) Project(ctx context.Context, projector string, from, to int64, c ports.InvoiceChanges) error {
+	if !m.current.Load() {
+		return ports.ErrReadModelStale
+	}
 	if p, ok := m.writer.(Projector); ok {
 		err := p.Project(ctx, projector, from, to, c)
-		if !errors.Is(err, ErrUnmatchedPayments) {
+		if !errors.Is(err, ErrUnmatchedUpdates) {
 			return Translate(ctx, err)
 		}
 	}
@@ -162,23 +245,49 @@ func advanceCheckpoint(tx *gorm.DB, checkpoint string, from, to int64) error {
 	return nil
 }
 
-// UnmatchedPayment is the error for a set of payments of which only matched
-// rows of table were at their FromVersion: it names the first payment whose
-// row is not at its Version now, as the event that could not be applied.
-// Engines call it, inside the same transaction, after a set-based update
-// matched fewer rows than payments.
-func UnmatchedPayment(tx *gorm.DB, table string, payments []ports.InvoicePayment, matched int64) error {
-	for _, p := range payments {
-		var n int64
-		if err := tx.Table(table).Where("id = ? AND version = ?", UUID(p.ID), p.Version).Count(&n).Error; err != nil {
-			return fmt.Errorf("mark %d invoices paid: %w", len(payments), err)
-		}
-		if n != 1 {
-			return fmt.Errorf("event at position %d: mark invoice %s paid: no row at version %d", p.Position, p.ID, p.FromVersion)
-		}
+// UpdateRows runs update, an engine's set-based statements applying
+// updates to their rows of table inside tx, each only if its row is at the
+// update's FromVersion, which return how many rows they matched. If that is
+// fewer than the updates, it undoes them (to a savepoint taken first) and
+// returns UnmatchedUpdate's error for the rows as they were.
+func UpdateRows(tx *gorm.DB, table string, updates []ports.InvoiceUpdate, update func() (matched int64, err error)) error {
+	if len(updates) == 0 {
+		return nil
 	}
-	return fmt.Errorf("mark %d invoices paid: %d rows matched", len(payments), matched)
+	if err := tx.Exec("SAVEPOINT " + updateSavepoint).Error; err != nil {
+		return fmt.Errorf("update %d invoices: %w", len(updates), err)
+	}
+	matched, err := update()
+	if err != nil {
+		return err
+	}
+	if matched == int64(len(updates)) {
+		return nil
+	}
+	if err := tx.Exec("ROLLBACK TO SAVEPOINT " + updateSavepoint).Error; err != nil {
+		return fmt.Errorf("update %d invoices: %d rows matched: %w", len(updates), matched, err)
+	}
+	return UnmatchedUpdate(tx, table, updates, matched)
 }
 
-// PaidStatus is the status a payment sets.
-const PaidStatus = string(invoice.StatusPaid)
+// updateSavepoint is where UpdateRows returns to when an update did not
+// match: only there can a row already at an update's Version (the event
+// applied before) be told from one the update just moved.
+const updateSavepoint = "invoice_updates"
+
+// UnmatchedUpdate is the error for a set of updates of which only matched
+// rows of table are at their FromVersion, as tx sees them before any of
+// the updates: it names the first update whose row is not, as the event
+// that could not be applied.
+func UnmatchedUpdate(tx *gorm.DB, table string, updates []ports.InvoiceUpdate, matched int64) error {
+	for _, u := range updates {
+		var n int64
+		if err := tx.Table(table).Where("id = ? AND version = ?", UUID(u.ID), u.FromVersion).Count(&n).Error; err != nil {
+			return fmt.Errorf("update %d invoices: %w", len(updates), err)
+		}
+		if n != 1 {
+			return fmt.Errorf("event at position %d: update invoice %s to %s: no row at version %d", u.Position, u.ID, u.Status, u.FromVersion)
+		}
+	}
+	return fmt.Errorf("update %d invoices: %d rows matched", len(updates), matched)
+}

@@ -139,6 +139,7 @@ func (r *Rebuild) Swap(ctx context.Context, catchUp func(ctx context.Context, li
 		return 0, Translate(ctx, err)
 	}
 	r.pos, r.ended = w.pos, true
+	r.m.current.Store(true)
 	r.release()
 	return r.pos, nil
 }
@@ -170,6 +171,10 @@ func (r *Rebuild) swapTx(ctx context.Context, w *swapWriter, catchUp func(ctx co
 		}
 		if err := tx.Exec("DELETE FROM projection_checkpoints WHERE name = ?", r.checkpoint).Error; err != nil {
 			return fmt.Errorf("delete checkpoint %s: %w", r.checkpoint, err)
+		}
+		err = tx.Model(&ReadModelVersionRow{}).Where("name = ?", invoicesTable).Update("version", ports.ReadModelVersion).Error
+		if err != nil {
+			return fmt.Errorf("record read model version %d: %w", ports.ReadModelVersion, err)
 		}
 		return nil
 	})

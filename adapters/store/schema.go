@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql/driver"
+	"errors"
 	"fmt"
 	"reflect"
 	"strings"
@@ -51,17 +52,25 @@ type HeadRow struct {
 func (HeadRow) TableName() string { return "event_store_head" }
 
 // InvoiceRow is the invoice read model. Timestamps come from the events, so
-// GORM must not stamp them itself.
+// GORM must not stamp them itself. Every list filter has an index: the
+// three equality filters lead an index that goes on in seq order, so a
+// filtered page is one index range read backwards; the ranges (created,
+// due) have their own.
 type InvoiceRow struct {
-	ID         UUID      `gorm:"primaryKey"`
-	Seq        int64     `gorm:"not null;uniqueIndex:invoices_seq"`
-	CustomerID string    `gorm:"column:customer_id;not null;size:255"`
-	Amount     Money     `gorm:"not null"`
-	Status     string    `gorm:"not null;size:16"`
-	Version    int       `gorm:"not null"`
-	CreatedAt  time.Time `gorm:"not null;autoCreateTime:false"`
-	UpdatedAt  time.Time `gorm:"not null;autoUpdateTime:false"`
+	ID  UUID  `gorm:"primaryKey"`
+	Seq int64 `gorm:"not null;uniqueIndex:invoices_seq;index:invoices_status_seq,priority:2;index:invoices_customer_seq,priority:2;index:invoices_currency_seq,priority:2"`
+	// CustomerID is at most 255 characters (varchar counts characters).
+	CustomerID string     `gorm:"column:customer_id;not null;size:255;index:invoices_customer_seq,priority:1"`
+	Amount     Money      `gorm:"not null"`
+	Currency   string     `gorm:"not null;size:3;index:invoices_currency_seq,priority:1"`
+	DueDate    *time.Time `gorm:"index:invoices_due_date"`
+	Status     string     `gorm:"not null;size:16;index:invoices_status_seq,priority:1"`
+	Version    int        `gorm:"not null"`
+	CreatedAt  time.Time  `gorm:"not null;autoCreateTime:false;index:invoices_created_at"`
+	UpdatedAt  time.Time  `gorm:"not null;autoUpdateTime:false"`
 	PaidAt     *time.Time
+	VoidedAt   *time.Time
+	VoidReason *string `gorm:"size:500"`
 }
 
 // TableName implements gorm's schema.Tabler.
@@ -70,6 +79,38 @@ func (InvoiceRow) TableName() string { return "invoices" }
 // SeqIndex is the name of the invoices table's unique index on seq, which
 // orders the list.
 const SeqIndex = "invoices_seq"
+
+// InvoiceIndexes names every secondary index of the invoices table, the
+// unique seq index first: a rebuild creates them after its bulk load.
+var InvoiceIndexes = []string{
+	SeqIndex, "invoices_status_seq", "invoices_customer_seq", "invoices_currency_seq",
+	"invoices_created_at", "invoices_due_date",
+}
+
+// ReadModelVersionRow records which ports.ReadModelVersion built a read
+// model table. A rebuild's swap sets it with the table it swaps in.
+type ReadModelVersionRow struct {
+	Name    string `gorm:"primaryKey;size:128"`
+	Version int    `gorm:"not null"`
+}
+
+// TableName implements gorm's schema.Tabler.
+func (ReadModelVersionRow) TableName() string { return "read_model_versions" }
+
+// SettingRow is one of the event store's RecordedDefaults: written once,
+// when the store is first migrated by a release that knows it, and never
+// changed after.
+type SettingRow struct {
+	Name  string `gorm:"primaryKey;size:128"`
+	Value string `gorm:"not null"`
+}
+
+// TableName implements gorm's schema.Tabler.
+func (SettingRow) TableName() string { return "event_store_settings" }
+
+// legacyCurrencySetting names the currency of invoices stored before they
+// carried one.
+const legacyCurrencySetting = "invoice.legacy_currency"
 
 // CheckpointRow records how far a projector has applied the event stream.
 type CheckpointRow struct {
@@ -101,34 +142,89 @@ func migrate(ctx context.Context, db *gorm.DB, e Engine, lock int64, fn func(tx 
 	})
 }
 
-// migrateEventStore creates or updates the event store's tables and seeds
-// the head counter; MAX(position) covers events stored before it existed.
-func migrateEventStore(ctx context.Context, db *gorm.DB, e Engine) error {
+// migrateEventStore creates or updates the event store's tables, seeds the
+// head counter (MAX(position) covers events stored before it existed) and
+// records defaults on first migration, returning them as recorded.
+func migrateEventStore(ctx context.Context, db *gorm.DB, e Engine, defaults ports.RecordedDefaults) (ports.RecordedDefaults, error) {
+	var recorded ports.RecordedDefaults
 	err := migrate(ctx, db, e, migrateEventStoreLock, func(tx *gorm.DB) error {
-		if err := tx.AutoMigrate(&EventRow{}, &HeadRow{}); err != nil {
+		if err := tx.AutoMigrate(&EventRow{}, &HeadRow{}, &SettingRow{}); err != nil {
 			return err
 		}
 		// "WHERE true" resolves SQLite's INSERT ... SELECT ... ON CONFLICT
 		// parse ambiguity; PostgreSQL accepts it as is.
-		return tx.Exec(`INSERT INTO event_store_head (id, position)
+		err := tx.Exec(`INSERT INTO event_store_head (id, position)
 			SELECT 1, COALESCE(MAX(position), 0) FROM events WHERE true
 			ON CONFLICT (id) DO NOTHING`).Error
+		if err != nil {
+			return err
+		}
+		// First migration wins, whatever DEFAULT_CURRENCY says later.
+		err = tx.Exec(`INSERT INTO event_store_settings (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING`,
+			legacyCurrencySetting, defaults.LegacyCurrency).Error
+		if err != nil {
+			return err
+		}
+		var row SettingRow
+		if err := tx.Where("name = ?", legacyCurrencySetting).Take(&row).Error; err != nil {
+			return err
+		}
+		recorded.LegacyCurrency = row.Value
+		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("migrate event store: %w", err)
+		return recorded, fmt.Errorf("migrate event store: %w", err)
 	}
-	return nil
+	return recorded, nil
 }
 
-// migrateReadModel creates or updates the read model's tables.
-func migrateReadModel(ctx context.Context, db *gorm.DB, e Engine) error {
+// invoicesTable is the live invoice read model's table, and its name in
+// read_model_versions.
+const invoicesTable = "invoices"
+
+// migrateReadModel creates or updates the read model's tables and returns
+// the version of the invoice read model in place. A read model built by an
+// older version is left as it is, for the old release still serving it,
+// until a rebuild replaces it (see ports.ReadModelVersion); a new one is
+// created at the current version. One built by a newer release is an
+// error: this one would misread it.
+func migrateReadModel(ctx context.Context, db *gorm.DB, e Engine) (int, error) {
+	var version int
 	err := migrate(ctx, db, e, migrateReadModelLock, func(tx *gorm.DB) error {
-		return tx.AutoMigrate(&InvoiceRow{}, &CheckpointRow{})
+		if err := tx.AutoMigrate(&CheckpointRow{}, &ReadModelVersionRow{}); err != nil {
+			return err
+		}
+		var row ReadModelVersionRow
+		err := tx.Where("name = ?", invoicesTable).Take(&row).Error
+		switch {
+		case errors.Is(err, gorm.ErrRecordNotFound):
+			// No version recorded: a table without one was built by
+			// version 1, before versions were recorded.
+			version = ports.ReadModelVersion
+			if tx.Migrator().HasTable(invoicesTable) {
+				version = 1
+			}
+			if err := tx.Create(&ReadModelVersionRow{Name: invoicesTable, Version: version}).Error; err != nil {
+				return err
+			}
+		case err != nil:
+			return err
+		default:
+			version = row.Version
+		}
+		switch {
+		case version > ports.ReadModelVersion:
+			return fmt.Errorf("the invoice read model was built by a newer release (version %d; this release builds %d): run that release, or drop the read database to rebuild it from the event store",
+				version, ports.ReadModelVersion)
+		case version == ports.ReadModelVersion:
+			return tx.AutoMigrate(&InvoiceRow{})
+		}
+		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("migrate read model: %w", err)
+		return 0, fmt.Errorf("migrate read model: %w", err)
 	}
-	return nil
+	return version, nil
 }
 
 // UnindexedInvoiceRow returns a pointer to a struct with InvoiceRow's fields
@@ -160,7 +256,7 @@ type ColumnKind int
 const (
 	UUIDColumn  ColumnKind = iota // a UUID
 	JSONColumn                    // a JSON document
-	MoneyColumn                   // an exact amount with two decimal places
+	MoneyColumn                   // an exact amount with invoice.AmountScale decimal places
 )
 
 // ColumnTyper is implemented by each engine's GORM dialector: it spells a
@@ -244,27 +340,54 @@ func text(src any) (string, error) {
 	}
 }
 
-// NewInvoiceRow is the row of an invoice view.
+// NewInvoiceRow is the row of an invoice view. Its timestamps are in UTC,
+// whatever zone the events gave them: SQLite compares timestamps as text,
+// so one written with another offset would compare by its local clock in
+// the list's created_at filters.
 func NewInvoiceRow(v ports.InvoiceView) InvoiceRow {
-	return InvoiceRow{
+	r := InvoiceRow{
 		ID:         UUID(v.ID),
 		Seq:        v.Seq,
 		CustomerID: v.CustomerID,
 		Amount:     Money(v.Amount),
+		Currency:   v.Currency.Code(),
 		Status:     string(v.Status),
 		Version:    v.Version,
-		CreatedAt:  v.CreatedAt,
-		UpdatedAt:  v.UpdatedAt,
-		PaidAt:     v.PaidAt,
+		CreatedAt:  v.CreatedAt.UTC(),
+		UpdatedAt:  v.UpdatedAt.UTC(),
+		PaidAt:     UTC(v.PaidAt),
+		VoidedAt:   UTC(v.VoidedAt),
 	}
+	if !v.DueDate.IsZero() {
+		t := v.DueDate.Time()
+		r.DueDate = &t
+	}
+	if v.VoidReason != "" {
+		r.VoidReason = &v.VoidReason
+	}
+	return r
+}
+
+// UTC returns *t in UTC, or nil for nil.
+func UTC(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := t.UTC()
+	return &u
 }
 
 // View is the row as the read port returns it.
-func (r InvoiceRow) View() ports.InvoiceView {
+func (r InvoiceRow) View() (ports.InvoiceView, error) {
+	cur, err := invoice.StoredCurrency(r.Currency)
+	if err != nil {
+		return ports.InvoiceView{}, fmt.Errorf("invoice %s: %w", r.ID, err)
+	}
 	v := ports.InvoiceView{
 		ID:         string(r.ID),
 		CustomerID: r.CustomerID,
 		Amount:     invoice.Amount(r.Amount),
+		Currency:   cur,
 		Status:     invoice.Status(r.Status),
 		Version:    r.Version,
 		Seq:        r.Seq,
@@ -275,5 +398,15 @@ func (r InvoiceRow) View() ports.InvoiceView {
 		t := r.PaidAt.UTC()
 		v.PaidAt = &t
 	}
-	return v
+	if r.VoidedAt != nil {
+		t := r.VoidedAt.UTC()
+		v.VoidedAt = &t
+	}
+	if r.VoidReason != nil {
+		v.VoidReason = *r.VoidReason
+	}
+	if r.DueDate != nil {
+		v.DueDate = invoice.DateOf(*r.DueDate)
+	}
+	return v, nil
 }

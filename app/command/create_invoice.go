@@ -10,7 +10,7 @@ import (
 type CreateInvoice struct {
 	ID         string
 	CustomerID string
-	Amount     invoice.Amount
+	invoice.Terms
 }
 
 // CreateInvoiceHandler handles CreateInvoice.
@@ -27,7 +27,7 @@ func NewCreateInvoiceHandler(repo *Repository, now Clock) CreateInvoiceHandler {
 // Handle creates the invoice and appends invoice.created to a new stream.
 // An id that already exists is ports.ErrConcurrencyConflict.
 func (h CreateInvoiceHandler) Handle(ctx context.Context, cmd CreateInvoice) (Result, error) {
-	inv, err := invoice.Create(cmd.ID, cmd.CustomerID, cmd.Amount, h.now())
+	inv, err := invoice.Create(cmd.ID, cmd.CustomerID, cmd.Terms, h.now())
 	if err != nil {
 		return Result{}, err
 	}

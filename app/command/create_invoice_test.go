@@ -26,23 +26,45 @@ func TestCreateInvoiceHandlerAppendsCreatedEvent(t *testing.T) {
 		{
 			name:         "correlation id from the context",
 			ctx:          command.WithCorrelationID(context.Background(), "req-42"),
-			cmd:          command.CreateInvoice{ID: "inv-1", CustomerID: "cust-1", Amount: 1999},
+			cmd:          command.CreateInvoice{ID: "inv-1", CustomerID: "cust-1", Terms: invoice.Terms{Amount: 199900, Currency: eur}},
 			wantMetadata: ports.Metadata{CorrelationID: "req-42", CausationID: "CreateInvoice"},
-			wantCreated:  invoice.Created{InvoiceID: "inv-1", CustomerID: "cust-1", Amount: 1999, CreatedAt: createdAt},
+			wantCreated:  invoice.Created{InvoiceID: "inv-1", CustomerID: "cust-1", Amount: 199900, Currency: eur, CreatedAt: createdAt},
 		},
 		{
 			name:         "customer id is trimmed",
 			ctx:          command.WithCorrelationID(context.Background(), "req-43"),
-			cmd:          command.CreateInvoice{ID: "inv-1", CustomerID: " \t cust-1 \n", Amount: 1},
+			cmd:          command.CreateInvoice{ID: "inv-1", CustomerID: " \t cust-1 \n", Terms: invoice.Terms{Amount: 100, Currency: eur}},
 			wantMetadata: ports.Metadata{CorrelationID: "req-43", CausationID: "CreateInvoice"},
-			wantCreated:  invoice.Created{InvoiceID: "inv-1", CustomerID: "cust-1", Amount: 1, CreatedAt: createdAt},
+			wantCreated:  invoice.Created{InvoiceID: "inv-1", CustomerID: "cust-1", Amount: 100, Currency: eur, CreatedAt: createdAt},
 		},
 		{
 			name:         "no correlation id",
 			ctx:          context.Background(),
-			cmd:          command.CreateInvoice{ID: "inv-1", CustomerID: "cust-1", Amount: invoice.MaxAmount},
+			cmd:          command.CreateInvoice{ID: "inv-1", CustomerID: "cust-1", Terms: invoice.Terms{Amount: eur.MaxAmount(), Currency: eur}},
 			wantMetadata: ports.Metadata{CausationID: "CreateInvoice"},
-			wantCreated:  invoice.Created{InvoiceID: "inv-1", CustomerID: "cust-1", Amount: invoice.MaxAmount, CreatedAt: createdAt},
+			wantCreated:  invoice.Created{InvoiceID: "inv-1", CustomerID: "cust-1", Amount: eur.MaxAmount(), Currency: eur, CreatedAt: createdAt},
+		},
+		{
+			name: "JPY with a due date",
+			ctx:  context.Background(),
+			cmd: command.CreateInvoice{ID: "inv-1", CustomerID: "cust-1", Terms: invoice.Terms{
+				Amount: 5_000_000, Currency: jpy, DueDate: date("2024-05-31"),
+			}},
+			wantMetadata: ports.Metadata{CausationID: "CreateInvoice"},
+			wantCreated: invoice.Created{
+				InvoiceID: "inv-1", CustomerID: "cust-1", Amount: 5_000_000, Currency: jpy, DueDate: date("2024-05-31"), CreatedAt: createdAt,
+			},
+		},
+		{
+			name: "KWD due on the issue date",
+			ctx:  context.Background(),
+			cmd: command.CreateInvoice{ID: "inv-1", CustomerID: "cust-1", Terms: invoice.Terms{
+				Amount: 12500, Currency: kwd, DueDate: date("2024-05-01"),
+			}},
+			wantMetadata: ports.Metadata{CausationID: "CreateInvoice"},
+			wantCreated: invoice.Created{
+				InvoiceID: "inv-1", CustomerID: "cust-1", Amount: 12500, Currency: kwd, DueDate: date("2024-05-01"), CreatedAt: createdAt,
+			},
 		},
 	}
 	for _, tt := range tests {
@@ -50,7 +72,7 @@ func TestCreateInvoiceHandlerAppendsCreatedEvent(t *testing.T) {
 			// Given: two events of other invoices, so the new event's global
 			// position (3) differs from its stream version (1).
 			store := &memEventStore{}
-			store.seed(t, "inv-0", invoice.Created{InvoiceID: "inv-0", CustomerID: "c", Amount: 5, CreatedAt: createdAt})
+			store.seed(t, "inv-0", invoice.Created{InvoiceID: "inv-0", CustomerID: "c", Amount: 500, Currency: eur, CreatedAt: createdAt})
 			store.seed(t, "inv-0", invoice.Paid{InvoiceID: "inv-0", PaidAt: createdAt})
 			h := command.NewCreateInvoiceHandler(command.NewRepository(store, codec(t)), clockAt(createdAt))
 
@@ -78,7 +100,7 @@ func TestCreateInvoiceHandlerAppendsCreatedEvent(t *testing.T) {
 			if len(call.Events) != 1 {
 				t.Fatalf("Append got %d events, want 1: %+v", len(call.Events), call.Events)
 			}
-			if diff := cmp.Diff(tt.wantCreated, decodeAppended(t, call.Events[0], invoice.CreatedEventName)); diff != "" {
+			if diff := cmp.Diff(tt.wantCreated, decodeAppended(t, call.Events[0], invoice.CreatedEventName), viewOpts); diff != "" {
 				t.Errorf("appended payload mismatch (-want +got):\n%s", diff)
 			}
 			want := command.Result{
@@ -86,6 +108,8 @@ func TestCreateInvoiceHandlerAppendsCreatedEvent(t *testing.T) {
 					ID:         tt.wantCreated.InvoiceID,
 					CustomerID: tt.wantCreated.CustomerID,
 					Amount:     tt.wantCreated.Amount,
+					Currency:   tt.wantCreated.Currency,
+					DueDate:    tt.wantCreated.DueDate,
 					Status:     invoice.StatusPending,
 					Version:    1,
 					Seq:        3,
@@ -94,7 +118,7 @@ func TestCreateInvoiceHandlerAppendsCreatedEvent(t *testing.T) {
 				},
 				Position: 3,
 			}
-			if diff := cmp.Diff(want, got); diff != "" {
+			if diff := cmp.Diff(want, got, viewOpts); diff != "" {
 				t.Errorf("Handle() result mismatch (-want +got):\n%s", diff)
 			}
 		})
@@ -107,10 +131,22 @@ func TestCreateInvoiceHandlerRejectsInvalidCommand(t *testing.T) {
 		cmd       command.CreateInvoice
 		wantField string
 	}{
-		{name: "empty id", cmd: command.CreateInvoice{ID: "", CustomerID: "cust-1", Amount: 1999}, wantField: "id"},
-		{name: "blank customer id", cmd: command.CreateInvoice{ID: "inv-1", CustomerID: "  ", Amount: 1999}, wantField: "customerId"},
-		{name: "zero amount", cmd: command.CreateInvoice{ID: "inv-1", CustomerID: "cust-1", Amount: 0}, wantField: "amount"},
-		{name: "amount over max", cmd: command.CreateInvoice{ID: "inv-1", CustomerID: "cust-1", Amount: invoice.MaxAmount + 1}, wantField: "amount"},
+		{name: "empty id", cmd: command.CreateInvoice{ID: "", CustomerID: "cust-1", Terms: invoice.Terms{Amount: 199900, Currency: eur}}, wantField: "id"},
+		{name: "blank customer id", cmd: command.CreateInvoice{ID: "inv-1", CustomerID: "  ", Terms: invoice.Terms{Amount: 199900, Currency: eur}}, wantField: "customerId"},
+		{name: "no currency", cmd: command.CreateInvoice{ID: "inv-1", CustomerID: "cust-1", Terms: invoice.Terms{Amount: 199900}}, wantField: "currency"},
+		{name: "zero amount", cmd: command.CreateInvoice{ID: "inv-1", CustomerID: "cust-1", Terms: invoice.Terms{Currency: eur}}, wantField: "amount"},
+		{name: "amount over max", cmd: command.CreateInvoice{ID: "inv-1", CustomerID: "cust-1", Terms: invoice.Terms{Amount: eur.MaxAmount() + 100, Currency: eur}}, wantField: "amount"},
+		{name: "decimals JPY does not have", cmd: command.CreateInvoice{ID: "inv-1", CustomerID: "cust-1", Terms: invoice.Terms{Amount: 199900, Currency: jpy}}, wantField: "amount"},
+		{
+			name:      "due before the issue date",
+			cmd:       command.CreateInvoice{ID: "inv-1", CustomerID: "cust-1", Terms: invoice.Terms{Amount: 199900, Currency: eur, DueDate: date("2024-04-30")}},
+			wantField: "dueDate",
+		},
+		{
+			name:      "due more than five years after the issue date",
+			cmd:       command.CreateInvoice{ID: "inv-1", CustomerID: "cust-1", Terms: invoice.Terms{Amount: 199900, Currency: eur, DueDate: date("2029-05-02")}},
+			wantField: "dueDate",
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -126,7 +162,7 @@ func TestCreateInvoiceHandlerRejectsInvalidCommand(t *testing.T) {
 			if ve.Field != tt.wantField {
 				t.Errorf("ValidationError.Field = %q, want %q", ve.Field, tt.wantField)
 			}
-			if diff := cmp.Diff(command.Result{}, got); diff != "" {
+			if diff := cmp.Diff(command.Result{}, got, viewOpts); diff != "" {
 				t.Errorf("Handle() returned a result alongside an error (-want +got):\n%s", diff)
 			}
 			if calls := store.appendCalls(); len(calls) != 0 {
@@ -138,15 +174,15 @@ func TestCreateInvoiceHandlerRejectsInvalidCommand(t *testing.T) {
 
 func TestCreateInvoiceHandlerReportsAnExistingIDAsConflict(t *testing.T) {
 	store := &memEventStore{}
-	store.seed(t, "inv-1", invoice.Created{InvoiceID: "inv-1", CustomerID: "c", Amount: 5, CreatedAt: createdAt})
+	store.seed(t, "inv-1", invoice.Created{InvoiceID: "inv-1", CustomerID: "c", Amount: 500, Currency: eur, CreatedAt: createdAt})
 	h := command.NewCreateInvoiceHandler(command.NewRepository(store, codec(t)), clockAt(createdAt))
 
-	got, err := h.Handle(context.Background(), command.CreateInvoice{ID: "inv-1", CustomerID: "cust-1", Amount: 1999})
+	got, err := h.Handle(context.Background(), command.CreateInvoice{ID: "inv-1", CustomerID: "cust-1", Terms: invoice.Terms{Amount: 199900, Currency: eur}})
 
 	if !errors.Is(err, ports.ErrConcurrencyConflict) {
 		t.Fatalf("Handle() error = %v, want ports.ErrConcurrencyConflict", err)
 	}
-	if diff := cmp.Diff(command.Result{}, got); diff != "" {
+	if diff := cmp.Diff(command.Result{}, got, viewOpts); diff != "" {
 		t.Errorf("Handle() returned a result alongside an error (-want +got):\n%s", diff)
 	}
 	if head, _ := store.Head(context.Background()); head != 1 {

@@ -99,7 +99,7 @@ func TestRetryOnConflict(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Handle() error = %v, want nil", err)
 			}
-			if diff := cmp.Diff(okResult, got); diff != "" {
+			if diff := cmp.Diff(okResult, got, viewOpts); diff != "" {
 				t.Errorf("Handle() result mismatch (-want +got):\n%s", diff)
 			}
 		})
@@ -285,7 +285,7 @@ func TestReadYourWrites(t *testing.T) {
 				want = okResult
 				want.Projected = tt.wantProjected
 			}
-			if diff := cmp.Diff(want, got); diff != "" {
+			if diff := cmp.Diff(want, got, viewOpts); diff != "" {
 				t.Errorf("Handle() result mismatch (-want +got):\n%s", diff)
 			}
 			positions, ctxErrs := waiter.seen()

@@ -44,7 +44,7 @@ func BenchmarkRepositoryLoad(b *testing.B) {
 	for _, s := range stores {
 		b.Run(s.name, func(b *testing.B) {
 			ctx := context.Background()
-			codec := storetest.Must(event.NewRegistry(invoice.Events()...))(b)
+			codec := storetest.Must(invoice.NewCodec(eur))(b)
 			store := s.store(b)
 			ids := seedPaidStreams(b, store, codec, loadBenchStreams)
 			repo := command.NewRepository(store, codec)
@@ -84,14 +84,14 @@ func seedPaidStreams(b *testing.B, store ports.EventStore, codec *event.Registry
 		at := created.Add(time.Duration(i) * time.Second)
 		var events []ports.NewEvent
 		for _, e := range []event.Event{
-			invoice.Created{InvoiceID: id, CustomerID: fmt.Sprintf("cus_%06d", i), Amount: invoice.Amount(1999 + i), CreatedAt: at},
+			invoice.Created{InvoiceID: id, CustomerID: fmt.Sprintf("cus_%06d", i), Amount: invoice.Amount(199900 + 100*i), Currency: eur, CreatedAt: at},
 			invoice.Paid{InvoiceID: id, PaidAt: at.Add(5 * time.Minute)},
 		} {
 			name, data, err := codec.Encode(e)
 			if err != nil {
 				b.Fatalf("encode %s: %v", e.EventName(), err)
 			}
-			events = append(events, ports.NewEvent{ID: uuid.NewString(), Type: name, Data: data})
+			events = append(events, ports.NewEvent{ID: uuid.NewString(), Type: name, SchemaVersion: codec.Version(name), Data: data})
 		}
 		if _, err := store.Append(ctx, id, 0, events, md); err != nil {
 			b.Fatalf("seed stream %d: %v", i, err)
@@ -124,7 +124,7 @@ func (s *streamMap) Append(_ context.Context, streamID string, expectedVersion i
 		s.head++
 		stream = append(stream, ports.RecordedEvent{
 			Position: s.head, ID: e.ID, StreamID: streamID, Version: len(stream) + 1,
-			Type: e.Type, Data: e.Data, Metadata: md, RecordedAt: time.Now().UTC(),
+			Type: e.Type, SchemaVersion: max(e.SchemaVersion, 1), Data: e.Data, Metadata: md, RecordedAt: time.Now().UTC(),
 		})
 	}
 	s.streams[streamID] = stream

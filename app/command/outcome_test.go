@@ -19,6 +19,11 @@ func TestOutcome(t *testing.T) {
 		{errors.Join(&invoice.ValidationError{Field: "amount", Reason: "x"}), "validation"},
 		{fmt.Errorf("load: %w", ports.ErrNotFound), "not_found"},
 		{invoice.ErrAlreadyPaid, "already_paid"},
+		{fmt.Errorf("void: %w", invoice.ErrAlreadyVoid), "already_void"},
+		{fmt.Errorf("pay: %w", invoice.ErrInvoiceVoid), "invoice_void"},
+		// A read model being rebuilt is the outage it is to a caller, and
+		// keeps the label dashboards already know.
+		{fmt.Errorf("list: %w", ports.ErrReadModelStale), "unavailable"},
 		{fmt.Errorf("append: %w", ports.ErrConcurrencyConflict), "conflict"},
 		{fmt.Errorf("%w: connection refused", ports.ErrUnavailable), "unavailable"},
 		{errors.New("disk on fire"), "error"},

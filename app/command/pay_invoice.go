@@ -2,6 +2,8 @@ package command
 
 import (
 	"context"
+
+	"invoices/domain/invoice"
 )
 
 // PayInvoice marks an invoice paid.
@@ -21,19 +23,9 @@ func NewPayInvoiceHandler(repo *Repository, now Clock) PayInvoiceHandler {
 }
 
 // Handle loads the invoice, pays it and appends invoice.paid at the version
-// it was loaded at. Errors: ports.ErrNotFound, invoice.ErrAlreadyPaid, and
-// ports.ErrConcurrencyConflict when another writer moved the stream first.
+// it was loaded at. Errors: ports.ErrNotFound, invoice.ErrAlreadyPaid,
+// invoice.ErrInvoiceVoid, and ports.ErrConcurrencyConflict when another
+// writer moved the stream first.
 func (h PayInvoiceHandler) Handle(ctx context.Context, cmd PayInvoice) (Result, error) {
-	inv, seq, err := h.repo.Load(ctx, cmd.ID)
-	if err != nil {
-		return Result{}, err
-	}
-	if err := inv.Pay(h.now()); err != nil {
-		return Result{}, err
-	}
-	res, err := h.repo.Save(ctx, inv, "PayInvoice")
-	if err != nil {
-		return Result{}, err
-	}
-	return Result{Invoice: viewOf(inv, seq), Position: res.Position}, nil
+	return h.repo.change(ctx, cmd.ID, "PayInvoice", func(inv *invoice.Invoice) error { return inv.Pay(h.now()) })
 }

@@ -24,8 +24,10 @@ var paidAt = time.Date(2024, 5, 3, 8, 0, 0, 987654000, time.UTC)
 // so inv-0 is paid, and inv-1 is pending at version 1 with Seq 2.
 func seedPayHistory(t *testing.T, store *memEventStore) {
 	t.Helper()
-	store.seed(t, "inv-0", invoice.Created{InvoiceID: "inv-0", CustomerID: "cust-0", Amount: 500, CreatedAt: createdAt})
-	store.seed(t, "inv-1", invoice.Created{InvoiceID: "inv-1", CustomerID: "cust-1", Amount: 1999, CreatedAt: createdAt})
+	store.seed(t, "inv-0", invoice.Created{InvoiceID: "inv-0", CustomerID: "cust-0", Amount: 50000, Currency: eur, CreatedAt: createdAt})
+	store.seed(t, "inv-1", invoice.Created{
+		InvoiceID: "inv-1", CustomerID: "cust-1", Amount: 12500, Currency: kwd, DueDate: date("2024-06-30"), CreatedAt: createdAt,
+	})
 	store.seed(t, "inv-0", invoice.Paid{InvoiceID: "inv-0", PaidAt: createdAt.Add(time.Hour)})
 }
 
@@ -57,7 +59,7 @@ func TestPayInvoiceHandlerAppendsPaidEvent(t *testing.T) {
 	if len(call.Events) != 1 {
 		t.Fatalf("Append got %d events, want 1: %+v", len(call.Events), call.Events)
 	}
-	if diff := cmp.Diff(invoice.Paid{InvoiceID: "inv-1", PaidAt: paidAt}, decodeAppended(t, call.Events[0], invoice.PaidEventName)); diff != "" {
+	if diff := cmp.Diff(invoice.Paid{InvoiceID: "inv-1", PaidAt: paidAt}, decodeAppended(t, call.Events[0], invoice.PaidEventName), viewOpts); diff != "" {
 		t.Errorf("appended payload mismatch (-want +got):\n%s", diff)
 	}
 	paid := paidAt
@@ -65,7 +67,9 @@ func TestPayInvoiceHandlerAppendsPaidEvent(t *testing.T) {
 		Invoice: ports.InvoiceView{
 			ID:         "inv-1",
 			CustomerID: "cust-1",
-			Amount:     1999,
+			Amount:     12500,
+			Currency:   kwd,
+			DueDate:    date("2024-06-30"),
 			Status:     invoice.StatusPaid,
 			Version:    2,
 			Seq:        2, // the position of inv-1's first event, not of the paid event
@@ -75,7 +79,7 @@ func TestPayInvoiceHandlerAppendsPaidEvent(t *testing.T) {
 		},
 		Position: 4,
 	}
-	if diff := cmp.Diff(want, got); diff != "" {
+	if diff := cmp.Diff(want, got, viewOpts); diff != "" {
 		t.Errorf("Handle() result mismatch (-want +got):\n%s", diff)
 	}
 }
@@ -90,6 +94,7 @@ func TestPayInvoiceHandlerErrors(t *testing.T) {
 	}{
 		{name: "unknown id", id: "inv-404", wantErr: ports.ErrNotFound},
 		{name: "already paid", id: "inv-0", wantErr: invoice.ErrAlreadyPaid},
+		{name: "void", id: "inv-void", wantErr: invoice.ErrInvoiceVoid},
 		{name: "unknown event type in the stream", id: "inv-bad", wantErr: event.ErrUnknownType},
 		{
 			name:        "lost the race to another writer",
@@ -103,8 +108,10 @@ func TestPayInvoiceHandlerErrors(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			store := &memEventStore{appendErr: tt.appendErr}
 			seedPayHistory(t, store)
-			store.seed(t, "inv-bad", invoice.Created{InvoiceID: "inv-bad", CustomerID: "c", Amount: 5, CreatedAt: createdAt})
-			store.seedRaw("inv-bad", "invoice.voided", []byte(`{"invoiceId":"inv-bad"}`))
+			store.seed(t, "inv-bad", invoice.Created{InvoiceID: "inv-bad", CustomerID: "c", Amount: 500, Currency: eur, CreatedAt: createdAt})
+			store.seedRaw("inv-bad", "invoice.refunded", 1, []byte(`{"invoiceId":"inv-bad"}`))
+			store.seed(t, "inv-void", invoice.Created{InvoiceID: "inv-void", CustomerID: "c", Amount: 500, Currency: eur, CreatedAt: createdAt})
+			store.seed(t, "inv-void", invoice.Voided{InvoiceID: "inv-void", VoidedAt: createdAt.Add(time.Hour)})
 			h := command.NewPayInvoiceHandler(command.NewRepository(store, codec(t)), clockAt(paidAt))
 
 			got, err := h.Handle(context.Background(), command.PayInvoice{ID: tt.id})
@@ -112,14 +119,14 @@ func TestPayInvoiceHandlerErrors(t *testing.T) {
 			if !errors.Is(err, tt.wantErr) {
 				t.Fatalf("Handle() error = %v, want errors.Is %v", err, tt.wantErr)
 			}
-			if diff := cmp.Diff(command.Result{}, got); diff != "" {
+			if diff := cmp.Diff(command.Result{}, got, viewOpts); diff != "" {
 				t.Errorf("Handle() returned a result alongside an error (-want +got):\n%s", diff)
 			}
 			if calls := store.appendCalls(); len(calls) != tt.wantAppends {
 				t.Errorf("Append called %d times, want %d: %+v", len(calls), tt.wantAppends, calls)
 			}
-			if head, _ := store.Head(context.Background()); head != 5 {
-				t.Errorf("store head = %d, want 5 (nothing appended)", head)
+			if head, _ := store.Head(context.Background()); head != 7 {
+				t.Errorf("store head = %d, want 7 (nothing appended)", head)
 			}
 		})
 	}

@@ -66,12 +66,32 @@ func (r *Repository) Save(ctx context.Context, inv *invoice.Invoice, causation s
 	return res, nil
 }
 
+// change loads invoice id, lets decide raise its events, and appends them at
+// the version it was loaded at; causation names the command. It is the
+// whole of every command on an existing invoice.
+func (r *Repository) change(ctx context.Context, id, causation string, decide func(*invoice.Invoice) error) (Result, error) {
+	inv, seq, err := r.Load(ctx, id)
+	if err != nil {
+		return Result{}, err
+	}
+	if err := decide(inv); err != nil {
+		return Result{}, err
+	}
+	res, err := r.Save(ctx, inv, causation)
+	if err != nil {
+		return Result{}, err
+	}
+	return Result{Invoice: viewOf(inv, seq), Position: res.Position}, nil
+}
+
 // viewOf shapes an aggregate like its read-model row.
 func viewOf(inv *invoice.Invoice, seq int64) ports.InvoiceView {
 	v := ports.InvoiceView{
 		ID:         inv.ID(),
 		CustomerID: inv.CustomerID(),
 		Amount:     inv.Amount(),
+		Currency:   inv.Currency(),
+		DueDate:    inv.DueDate(),
 		Status:     inv.Status(),
 		Version:    inv.Version(),
 		Seq:        seq,
@@ -80,6 +100,9 @@ func viewOf(inv *invoice.Invoice, seq int64) ports.InvoiceView {
 	}
 	if t, ok := inv.PaidAt(); ok {
 		v.PaidAt = &t
+	}
+	if t, reason, ok := inv.VoidedAt(); ok {
+		v.VoidedAt, v.VoidReason = &t, reason
 	}
 	return v
 }

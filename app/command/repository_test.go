@@ -14,30 +14,55 @@ import (
 
 func TestRepositoryLoad(t *testing.T) {
 	type raw struct {
-		typ  string
-		data string
+		typ     string
+		version int // the payload's schema version
+		data    string
 	}
-	created := `{"invoiceId":"inv-1","customerId":"cust-1","amount":19.99,"createdAt":"2024-05-01T10:30:00Z"}`
-	paid := `{"invoiceId":"inv-1","paidAt":"2024-05-03T08:00:00Z"}`
+	// Version 1 is what releases before currencies wrote: the codec reads
+	// it in the legacy currency, EUR here.
+	createdV1 := raw{invoice.CreatedEventName, 1, `{"invoiceId":"inv-1","customerId":"cust-1","amount":19.99,"createdAt":"2024-05-01T10:30:00Z"}`}
+	created := raw{invoice.CreatedEventName, 2, `{"invoiceId":"inv-1","customerId":"cust-1","amount":19.990,"currency":"KWD","dueDate":"2024-06-30","createdAt":"2024-05-01T10:30:00Z"}`}
+	paid := raw{invoice.PaidEventName, 1, `{"invoiceId":"inv-1","paidAt":"2024-05-03T08:00:00Z"}`}
+	voided := raw{invoice.VoidedEventName, 1, `{"invoiceId":"inv-1","reason":"issued twice","voidedAt":"2024-05-03T08:00:00Z"}`}
 	tests := []struct {
-		name        string
-		stream      []raw
-		wantErr     bool
-		wantErrIs   error
-		wantVersion int
-		wantStatus  invoice.Status
+		name         string
+		stream       []raw
+		wantErr      bool
+		wantErrIs    error
+		wantVersion  int
+		wantStatus   invoice.Status
+		wantCurrency string
+		wantDueDate  string
 	}{
 		{
-			name:        "created",
-			stream:      []raw{{invoice.CreatedEventName, created}},
-			wantVersion: 1,
-			wantStatus:  invoice.StatusPending,
+			name:         "created",
+			stream:       []raw{created},
+			wantVersion:  1,
+			wantStatus:   invoice.StatusPending,
+			wantCurrency: "KWD",
+			wantDueDate:  "2024-06-30",
 		},
 		{
-			name:        "created and paid",
-			stream:      []raw{{invoice.CreatedEventName, created}, {invoice.PaidEventName, paid}},
-			wantVersion: 2,
-			wantStatus:  invoice.StatusPaid,
+			name:         "created at schema version 1",
+			stream:       []raw{createdV1},
+			wantVersion:  1,
+			wantStatus:   invoice.StatusPending,
+			wantCurrency: "EUR",
+		},
+		{
+			name:         "created and paid",
+			stream:       []raw{created, paid},
+			wantVersion:  2,
+			wantStatus:   invoice.StatusPaid,
+			wantCurrency: "KWD",
+			wantDueDate:  "2024-06-30",
+		},
+		{
+			name:         "created at schema version 1 and voided",
+			stream:       []raw{createdV1, voided},
+			wantVersion:  2,
+			wantStatus:   invoice.StatusVoid,
+			wantCurrency: "EUR",
 		},
 		{
 			name:      "unknown id",
@@ -46,38 +71,55 @@ func TestRepositoryLoad(t *testing.T) {
 		},
 		{
 			name:      "unknown event type first",
-			stream:    []raw{{"invoice.voided", `{"invoiceId":"inv-1"}`}},
+			stream:    []raw{{"invoice.refunded", 1, `{"invoiceId":"inv-1"}`}},
 			wantErr:   true,
 			wantErrIs: event.ErrUnknownType,
 		},
 		{
 			name:      "unknown event type after created",
-			stream:    []raw{{invoice.CreatedEventName, created}, {"invoice.voided", `{"invoiceId":"inv-1"}`}},
+			stream:    []raw{created, {"invoice.refunded", 1, `{"invoiceId":"inv-1"}`}},
 			wantErr:   true,
 			wantErrIs: event.ErrUnknownType,
 		},
 		{
 			name:    "corrupt JSON",
-			stream:  []raw{{invoice.CreatedEventName, `{"invoiceId":`}},
+			stream:  []raw{{invoice.CreatedEventName, 2, `{"invoiceId":`}},
 			wantErr: true,
 		},
 		{
 			name:    "amount the domain rejects",
-			stream:  []raw{{invoice.CreatedEventName, `{"invoiceId":"inv-1","customerId":"c","amount":-1,"createdAt":"2024-05-01T10:30:00Z"}`}},
+			stream:  []raw{{invoice.CreatedEventName, 2, `{"invoiceId":"inv-1","customerId":"c","amount":-1,"currency":"EUR","createdAt":"2024-05-01T10:30:00Z"}`}},
+			wantErr: true,
+		},
+		{
+			// Only version 1 lacks a currency; a later payload without one
+			// is corrupt, not legacy.
+			name:    "schema version 2 without a currency",
+			stream:  []raw{{invoice.CreatedEventName, 2, `{"invoiceId":"inv-1","customerId":"c","amount":1,"createdAt":"2024-05-01T10:30:00Z"}`}},
+			wantErr: true,
+		},
+		{
+			name:    "schema version from a later release",
+			stream:  []raw{{invoice.CreatedEventName, 3, created.data}},
+			wantErr: true,
+		},
+		{
+			name:    "paid after void",
+			stream:  []raw{created, voided, {invoice.PaidEventName, 1, `{"invoiceId":"inv-1","paidAt":"2024-05-04T08:00:00Z"}`}},
 			wantErr: true,
 		},
 		{
 			name:    "paid before created",
-			stream:  []raw{{invoice.PaidEventName, paid}},
+			stream:  []raw{paid},
 			wantErr: true,
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			store := &memEventStore{}
-			store.seed(t, "inv-0", invoice.Created{InvoiceID: "inv-0", CustomerID: "c", Amount: 5, CreatedAt: createdAt})
+			store.seed(t, "inv-0", invoice.Created{InvoiceID: "inv-0", CustomerID: "c", Amount: 500, Currency: eur, CreatedAt: createdAt})
 			for _, r := range tt.stream {
-				store.seedRaw("inv-1", r.typ, []byte(r.data))
+				store.seedRaw("inv-1", r.typ, r.version, []byte(r.data))
 			}
 			repo := command.NewRepository(store, codec(t))
 
@@ -113,8 +155,14 @@ func TestRepositoryLoad(t *testing.T) {
 			if got := inv.Status(); got != tt.wantStatus {
 				t.Errorf("Status() = %q, want %q", got, tt.wantStatus)
 			}
-			if got := inv.Amount(); got != 1999 {
-				t.Errorf("Amount() = %d, want 1999", got)
+			if got := inv.Amount(); got != 199900 {
+				t.Errorf("Amount() = %d, want 199900 (19.99)", got)
+			}
+			if got := inv.Currency().Code(); got != tt.wantCurrency {
+				t.Errorf("Currency() = %q, want %q", got, tt.wantCurrency)
+			}
+			if got := inv.DueDate().String(); got != tt.wantDueDate {
+				t.Errorf("DueDate() = %q, want %q", got, tt.wantDueDate)
 			}
 		})
 	}

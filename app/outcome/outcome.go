@@ -27,11 +27,18 @@ const (
 	NotFound
 	// AlreadyPaid is invoice.ErrAlreadyPaid.
 	AlreadyPaid
+	// AlreadyVoid is invoice.ErrAlreadyVoid: voiding a void invoice.
+	AlreadyVoid
+	// InvoiceVoid is invoice.ErrInvoiceVoid: paying a void invoice.
+	InvoiceVoid
 	// Conflict is ports.ErrConcurrencyConflict: another writer won the race
 	// for the stream, and the retries, if any, ran out.
 	Conflict
 	// Unavailable is ports.ErrUnavailable: a store could not be reached.
 	Unavailable
+	// Rebuilding is ports.ErrReadModelStale: the read model is being
+	// rebuilt for this release and cannot be read yet.
+	Rebuilding
 	// Interrupted is a context that ended, past its deadline or canceled,
 	// before the work did, with no store reporting an outage.
 	Interrupted
@@ -49,8 +56,11 @@ var labels = [numClasses]string{
 	Validation:  "validation",
 	NotFound:    "not_found",
 	AlreadyPaid: "already_paid",
+	AlreadyVoid: "already_void",
+	InvoiceVoid: "invoice_void",
 	Conflict:    "conflict",
 	Unavailable: "unavailable",
+	Rebuilding:  "unavailable",
 	Interrupted: "error",
 	Internal:    "error",
 }
@@ -77,8 +87,14 @@ func Classify(err error) Class {
 		return NotFound
 	case errors.Is(err, invoice.ErrAlreadyPaid):
 		return AlreadyPaid
+	case errors.Is(err, invoice.ErrAlreadyVoid):
+		return AlreadyVoid
+	case errors.Is(err, invoice.ErrInvoiceVoid):
+		return InvoiceVoid
 	case errors.Is(err, ports.ErrConcurrencyConflict):
 		return Conflict
+	case errors.Is(err, ports.ErrReadModelStale):
+		return Rebuilding
 	case errors.Is(err, ports.ErrUnavailable):
 		// Before Interrupted: a store call that timed out is reported as the
 		// outage it most likely is.

@@ -21,14 +21,20 @@ func TestClassify(t *testing.T) {
 		{"joined invalid fields", errors.Join(&invoice.ValidationError{Field: "amount", Reason: "x"}, &invoice.ValidationError{Field: "customerId", Reason: "y"}), Validation},
 		{"wrapped not found", fmt.Errorf("load: %w", ports.ErrNotFound), NotFound},
 		{"already paid", invoice.ErrAlreadyPaid, AlreadyPaid},
+		{"already void", fmt.Errorf("void invoice inv-1: %w", invoice.ErrAlreadyVoid), AlreadyVoid},
+		{"paying a void invoice", fmt.Errorf("pay invoice inv-1: %w", invoice.ErrInvoiceVoid), InvoiceVoid},
 		{"wrapped conflict", fmt.Errorf("append: %w", ports.ErrConcurrencyConflict), Conflict},
 		{"unavailable", fmt.Errorf("%w: connection refused", ports.ErrUnavailable), Unavailable},
+		{"read model being rebuilt", fmt.Errorf("list invoices: %w", ports.ErrReadModelStale), Rebuilding},
 		{"deadline", fmt.Errorf("append: %w", context.DeadlineExceeded), Interrupted},
 		{"canceled", context.Canceled, Interrupted},
 		{"other", errors.New("disk on fire"), Internal},
 		// Precedence, for errors that wrap more than one sentinel.
 		{"validation before not found", errors.Join(ports.ErrNotFound, &invoice.ValidationError{Field: "id", Reason: "x"}), Validation},
 		{"unavailable before deadline", fmt.Errorf("%w: %w", ports.ErrUnavailable, context.DeadlineExceeded), Unavailable},
+		// ErrReadModelStale wraps ErrUnavailable; it is the more specific.
+		{"rebuilding before unavailable", ports.ErrReadModelStale, Rebuilding},
+		{"rebuilding before deadline", fmt.Errorf("%w: %w", ports.ErrReadModelStale, context.DeadlineExceeded), Rebuilding},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

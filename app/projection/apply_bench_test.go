@@ -59,7 +59,7 @@ func benchStep(b *testing.B, e storetest.Engine, pay bool) {
 	rm := e.OpenReadModel(b)
 	// Step moves the checkpoint row from its position; Start would create it.
 	storetest.Must(rm.Checkpoint(ctx, projection.InvoicesProjector))(b)
-	codec := storetest.Must(event.NewRegistry(invoice.Events()...))(b)
+	codec := storetest.Must(invoice.NewCodec(invoice.MustCurrency("EUR")))(b)
 	src := &batchSource{codec: codec}
 	p := projection.New(src, rm, codec, zap.NewNop(), projection.Options{BatchSize: stepBenchBatch, PollInterval: time.Hour})
 	step := func() {
@@ -107,7 +107,8 @@ func (s *batchSource) nextCreated(b *testing.B) {
 		s.add(b, id, 1, invoice.Created{
 			InvoiceID:  id,
 			CustomerID: fmt.Sprintf("cus_%06d", (int(s.head)+i)%1_000_000),
-			Amount:     invoice.Amount(1999 + i),
+			Amount:     invoice.Amount(199900 + 100*i),
+			Currency:   invoice.MustCurrency("EUR"),
 			CreatedAt:  created.Add(time.Duration(i) * time.Millisecond),
 		})
 	}
@@ -133,7 +134,7 @@ func (s *batchSource) add(b *testing.B, stream string, version int, e event.Even
 	s.head++
 	s.batch = append(s.batch, ports.RecordedEvent{
 		Position: s.head, ID: uuid.NewString(), StreamID: stream, Version: version,
-		Type: name, Data: data, RecordedAt: time.Now().UTC(),
+		Type: name, SchemaVersion: s.codec.Version(name), Data: data, RecordedAt: time.Now().UTC(),
 	})
 }
 

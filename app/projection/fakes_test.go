@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"invoices/domain/event"
 	"invoices/domain/invoice"
 	"invoices/ports"
@@ -113,6 +115,7 @@ type memProjectionStore struct {
 	checkpoints   map[string]int64
 	views         map[string]ports.InvoiceView
 	projects      []projectCall
+	changes       []ports.InvoiceChanges // of the Project calls that committed
 	checkpointErr error
 }
 
@@ -147,6 +150,7 @@ func (s *memProjectionStore) Project(_ context.Context, projector string, from, 
 	}
 	s.views = views
 	s.checkpoints[projector] = to
+	s.changes = append(s.changes, c)
 	return nil
 }
 
@@ -155,6 +159,18 @@ func (s *memProjectionStore) setCheckpoint(projector string, pos int64, views ..
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.checkpoints[projector] = pos
+	for _, v := range views {
+		s.views[v.ID] = v
+	}
+}
+
+// replaceModel replaces the whole read model and moves a checkpoint, as
+// another instance's rebuild swapping in would.
+func (s *memProjectionStore) replaceModel(projector string, pos int64, views ...ports.InvoiceView) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.checkpoints[projector] = pos
+	s.views = map[string]ports.InvoiceView{}
 	for _, v := range views {
 		s.views[v.ID] = v
 	}
@@ -173,6 +189,13 @@ func (s *memProjectionStore) snapshot() []ports.InvoiceView {
 	return slices.SortedFunc(maps.Values(s.views), func(a, b ports.InvoiceView) int { return int(a.Seq - b.Seq) })
 }
 
+// committedChanges returns the changes of every Project call that committed.
+func (s *memProjectionStore) committedChanges() []ports.InvoiceChanges {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.changes)
+}
+
 func (s *memProjectionStore) projectCalls() []projectCall {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -180,8 +203,8 @@ func (s *memProjectionStore) projectCalls() []projectCall {
 }
 
 // applyChanges applies c to a staged copy of a read model, as a store
-// would: inserts must be new, and a payment's row must be at its
-// FromVersion.
+// would: inserts must be new, and an update's row must be at its
+// FromVersion; an update's nil fields keep the row's values.
 func applyChanges(views map[string]ports.InvoiceView, c ports.InvoiceChanges) (map[string]ports.InvoiceView, error) {
 	for _, v := range c.Inserts {
 		if _, ok := views[v.ID]; ok {
@@ -189,47 +212,78 @@ func applyChanges(views map[string]ports.InvoiceView, c ports.InvoiceChanges) (m
 		}
 		views[v.ID] = v
 	}
-	for _, p := range c.Payments {
-		v, ok := views[p.ID]
+	for _, u := range c.Updates {
+		what := fmt.Sprintf("update invoice %s to %s", u.ID, u.Status)
+		switch u.Status {
+		case invoice.StatusPaid:
+			what = fmt.Sprintf("mark invoice %s paid", u.ID)
+		case invoice.StatusVoid:
+			what = fmt.Sprintf("void invoice %s", u.ID)
+		}
+		v, ok := views[u.ID]
 		if !ok {
-			return nil, fmt.Errorf("event at position %d: mark invoice %s paid: %w", p.Position, p.ID, ports.ErrNotFound)
+			return nil, fmt.Errorf("event at position %d: %s: %w", u.Position, what, ports.ErrNotFound)
 		}
-		if v.Version != p.FromVersion {
-			return nil, fmt.Errorf("event at position %d: mark invoice %s paid: no row at version %d", p.Position, p.ID, p.FromVersion)
+		if v.Version != u.FromVersion {
+			return nil, fmt.Errorf("event at position %d: %s: no row at version %d", u.Position, what, u.FromVersion)
 		}
-		paidAt := p.PaidAt
-		v.Status, v.Version, v.UpdatedAt, v.PaidAt = invoice.StatusPaid, p.Version, p.PaidAt, &paidAt
-		views[p.ID] = v
+		v.Status, v.Version, v.UpdatedAt = u.Status, u.Version, u.UpdatedAt
+		if u.PaidAt != nil {
+			at := *u.PaidAt
+			v.PaidAt = &at
+		}
+		if u.VoidedAt != nil {
+			at := *u.VoidedAt
+			v.VoidedAt = &at
+		}
+		if u.VoidReason != nil {
+			v.VoidReason = *u.VoidReason
+		}
+		views[u.ID] = v
 	}
 	return views, nil
 }
 
-// codec returns the production registry of invoice events.
+var eur = invoice.MustCurrency("EUR")
+
+// codec returns the production registry of invoice events, reading
+// version 1 invoices in EUR.
 func codec(t *testing.T) *event.Registry {
 	t.Helper()
-	r, err := event.NewRegistry(invoice.Events()...)
+	r, err := invoice.NewCodec(eur)
 	if err != nil {
-		t.Fatalf("NewRegistry() error = %v", err)
+		t.Fatalf("NewCodec() error = %v", err)
 	}
 	return r
 }
 
-// rec encodes e as the record at a global position and stream version.
+// rec encodes e as the record at a global position and stream version,
+// at the schema version this release writes.
 func rec(t *testing.T, pos int64, stream string, version int, e event.Event) ports.RecordedEvent {
 	t.Helper()
-	name, data, err := codec(t).Encode(e)
+	c := codec(t)
+	name, data, err := c.Encode(e)
 	if err != nil {
 		t.Fatalf("Encode(%v) error = %v", e, err)
 	}
-	return raw(pos, stream, version, name, string(data))
+	r := raw(pos, stream, version, name, string(data))
+	r.SchemaVersion = c.Version(name)
+	return r
 }
 
-// raw is a record with a payload exactly as given.
+// raw is a record with a payload exactly as given, at schema version 1.
 func raw(pos int64, stream string, version int, typ, data string) ports.RecordedEvent {
 	return ports.RecordedEvent{
 		Position: pos, ID: fmt.Sprintf("evt-%d", pos), StreamID: stream, Version: version,
-		Type: typ, Data: []byte(data), RecordedAt: time.Unix(pos, 0).UTC(),
+		Type: typ, SchemaVersion: 1, Data: []byte(data), RecordedAt: time.Unix(pos, 0).UTC(),
 	}
+}
+
+// viewOpts compares values holding a Currency or a Date (whose fields are
+// unexported) by what they say: the code, and the day.
+var viewOpts = cmp.Options{
+	cmp.Transformer("Currency", func(c invoice.Currency) string { return c.Code() }),
+	cmp.Transformer("Date", func(d invoice.Date) string { return d.String() }),
 }
 
 // waitUntil polls cond until it holds or a generous deadline passes. It is a

@@ -2,7 +2,6 @@ package projection
 
 import (
 	"fmt"
-	"time"
 
 	"invoices/domain/event"
 	"invoices/domain/invoice"
@@ -38,22 +37,22 @@ func foldBatch(codec *event.Registry, from int64, records []ports.RecordedEvent)
 }
 
 // fold collects one batch's changes in memory, one row per invoice. It
-// checks what the read model would: no invoice is inserted twice, and a pay
-// finds the row at the version before its event. A pay of an invoice
-// inserted by an earlier batch becomes a Payment, which the store applies
+// checks what the read model would: no invoice is inserted twice, and each
+// later event finds the row at the version before it. Events on an invoice
+// inserted by an earlier batch become an Update, which the store applies
 // only if the row is at its FromVersion.
 type fold struct {
 	inserts  []ports.InvoiceView
 	inserted map[string]int // invoice id -> index in inserts
-	payments []ports.InvoicePayment
-	paid     map[string]int // invoice id -> index in payments
+	updates  []ports.InvoiceUpdate
+	updated  map[string]int // invoice id -> index in updates
 }
 
 func newFold(n int) *fold {
 	return &fold{
 		inserts:  make([]ports.InvoiceView, 0, n),
 		inserted: make(map[string]int, n),
-		paid:     make(map[string]int),
+		updated:  make(map[string]int),
 	}
 }
 
@@ -65,6 +64,8 @@ func (f *fold) apply(r ports.RecordedEvent, e event.Event) error {
 			ID:         r.StreamID,
 			CustomerID: e.CustomerID,
 			Amount:     e.Amount,
+			Currency:   e.Currency,
+			DueDate:    e.DueDate,
 			Status:     invoice.StatusPending,
 			Version:    r.Version,
 			Seq:        r.Position,
@@ -72,7 +73,16 @@ func (f *fold) apply(r ports.RecordedEvent, e event.Event) error {
 			UpdatedAt:  e.CreatedAt,
 		})
 	case invoice.Paid:
-		return f.markPaid(r.StreamID, r.Version, e.PaidAt, r.Position)
+		at := e.PaidAt
+		return f.update(r, "mark invoice %s paid", ports.InvoiceUpdate{Status: invoice.StatusPaid, UpdatedAt: at, PaidAt: &at})
+	case invoice.Voided:
+		at := e.VoidedAt
+		u := ports.InvoiceUpdate{Status: invoice.StatusVoid, UpdatedAt: at, VoidedAt: &at}
+		if e.Reason != "" {
+			reason := e.Reason
+			u.VoidReason = &reason
+		}
+		return f.update(r, "void invoice %s", u)
 	default:
 		return fmt.Errorf("no projection for %q", r.Type)
 	}
@@ -80,8 +90,8 @@ func (f *fold) apply(r ports.RecordedEvent, e event.Event) error {
 
 func (f *fold) insert(v ports.InvoiceView) error {
 	_, inserted := f.inserted[v.ID]
-	_, paid := f.paid[v.ID] // paid here means an earlier batch inserted it
-	if inserted || paid {
+	_, updated := f.updated[v.ID] // updated here means an earlier batch inserted it
+	if inserted || updated {
 		return fmt.Errorf("insert invoice %s: already exists", v.ID)
 	}
 	f.inserted[v.ID] = len(f.inserts)
@@ -89,29 +99,51 @@ func (f *fold) insert(v ports.InvoiceView) error {
 	return nil
 }
 
-func (f *fold) markPaid(id string, version int, paidAt time.Time, position int64) error {
+// update folds the change u, made by the event r, into the invoice's
+// insert from this batch or its update, or starts an update for a row an
+// earlier batch wrote. what describes the change for errors.
+func (f *fold) update(r ports.RecordedEvent, what string, u ports.InvoiceUpdate) error {
+	id, version := r.StreamID, r.Version
 	if i, ok := f.inserted[id]; ok {
 		v := &f.inserts[i]
 		if v.Version != version-1 {
-			return fmt.Errorf("mark invoice %s paid: no row at version %d", id, version-1)
+			return fmt.Errorf(what+": no row at version %d", id, version-1)
 		}
-		at := paidAt
-		v.Status, v.Version, v.UpdatedAt, v.PaidAt = invoice.StatusPaid, version, paidAt, &at
+		v.Status, v.Version, v.UpdatedAt = u.Status, version, u.UpdatedAt
+		if u.PaidAt != nil {
+			v.PaidAt = u.PaidAt
+		}
+		if u.VoidedAt != nil {
+			v.VoidedAt = u.VoidedAt
+		}
+		if u.VoidReason != nil {
+			v.VoidReason = *u.VoidReason
+		}
 		return nil
 	}
-	if i, ok := f.paid[id]; ok {
-		p := &f.payments[i]
+	if i, ok := f.updated[id]; ok {
+		p := &f.updates[i]
 		if p.Version != version-1 {
-			return fmt.Errorf("mark invoice %s paid: no row at version %d", id, version-1)
+			return fmt.Errorf(what+": no row at version %d", id, version-1)
 		}
-		p.Version, p.PaidAt = version, paidAt
+		p.Status, p.Version, p.UpdatedAt = u.Status, version, u.UpdatedAt
+		if u.PaidAt != nil {
+			p.PaidAt = u.PaidAt
+		}
+		if u.VoidedAt != nil {
+			p.VoidedAt = u.VoidedAt
+		}
+		if u.VoidReason != nil {
+			p.VoidReason = u.VoidReason
+		}
 		return nil
 	}
-	f.paid[id] = len(f.payments)
-	f.payments = append(f.payments, ports.InvoicePayment{ID: id, FromVersion: version - 1, Version: version, PaidAt: paidAt, Position: position})
+	u.ID, u.FromVersion, u.Version, u.Position = id, version-1, version, r.Position
+	f.updated[id] = len(f.updates)
+	f.updates = append(f.updates, u)
 	return nil
 }
 
 func (f *fold) changes() ports.InvoiceChanges {
-	return ports.InvoiceChanges{Inserts: f.inserts, Payments: f.payments}
+	return ports.InvoiceChanges{Inserts: f.inserts, Updates: f.updates}
 }

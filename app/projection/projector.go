@@ -23,6 +23,10 @@ type Options struct {
 	// PollInterval is how often the projector looks for events appended by
 	// other processes; appends in this process wake it at once.
 	PollInterval time.Duration
+	// Rebuilder, when set, lets the projector upgrade a read model built
+	// by an older ports.ReadModelVersion (rebuild it, or wait for another
+	// instance's rebuild) before it projects into it.
+	Rebuilder ports.ReadModelRebuilder
 }
 
 // Projector applies events to the invoice read model in position order.
@@ -43,6 +47,9 @@ type Projector struct {
 	advanced chan struct{} // closed and replaced whenever pos moves
 	running  bool
 	lastErr  error // the error that stalls the projector, nil when healthy
+	// upgrading says what the read model's upgrade is doing; "" once the
+	// model is current.
+	upgrading string
 
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -73,10 +80,16 @@ func (p *Projector) LoadCheckpoint(ctx context.Context) error {
 	return nil
 }
 
-// Start loads the checkpoint and starts catching up in the background.
+// Start loads the checkpoint and starts catching up in the background,
+// first upgrading a read model an older release built (see
+// Options.Rebuilder): the service starts, and reports itself unready
+// until that is done.
 func (p *Projector) Start(ctx context.Context) error {
 	if err := p.LoadCheckpoint(ctx); err != nil {
 		return err
+	}
+	if p.opts.Rebuilder != nil {
+		p.setUpgrading("checking the read model's version")
 	}
 	pos := p.Position()
 	runCtx, cancel := context.WithCancel(context.Background())
@@ -168,13 +181,17 @@ type Status struct {
 	LagSeconds float64
 	// Error is why the projector is stalled; empty when it is healthy.
 	Error string
+	// Upgrading, when not empty, says that the read model is being rebuilt
+	// for this release (or waits for another instance's rebuild), and how
+	// far it has got: the service cannot serve reads until it is done.
+	Upgrading string
 }
 
 // Status reports the projector's progress. It reads the event store's head,
 // and the oldest unprojected event when behind.
 func (p *Projector) Status(ctx context.Context) (Status, error) {
 	p.mu.Lock()
-	st := Status{Name: InvoicesProjector, Running: p.running, Checkpoint: p.pos}
+	st := Status{Name: InvoicesProjector, Running: p.running, Checkpoint: p.pos, Upgrading: p.upgrading}
 	if p.lastErr != nil {
 		st.Error = p.lastErr.Error()
 	}
@@ -250,6 +267,12 @@ func (p *Projector) run(ctx context.Context) {
 		p.setRunning(false)
 		close(p.done)
 	}()
+	if p.opts.Rebuilder != nil {
+		p.upgrade(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+	}
 	ticker := time.NewTicker(p.opts.PollInterval)
 	defer ticker.Stop()
 	const maxBackoff = 5 * time.Second

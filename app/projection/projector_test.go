@@ -27,7 +27,7 @@ var (
 )
 
 func createdEvent(id string, amount invoice.Amount, at time.Time) invoice.Created {
-	return invoice.Created{InvoiceID: id, CustomerID: "cust-" + id, Amount: amount, CreatedAt: at}
+	return invoice.Created{InvoiceID: id, CustomerID: "cust-" + id, Amount: amount, Currency: eur, CreatedAt: at}
 }
 
 func paidEvent(id string, at time.Time) invoice.Paid {
@@ -42,7 +42,7 @@ func newProjector(events ports.EventStore, store ports.ProjectionStore, c *event
 
 func pending(id string, amount invoice.Amount, version int, seq int64, at time.Time) ports.InvoiceView {
 	return ports.InvoiceView{
-		ID: id, CustomerID: "cust-" + id, Amount: amount, Status: invoice.StatusPending,
+		ID: id, CustomerID: "cust-" + id, Amount: amount, Currency: eur, Status: invoice.StatusPending,
 		Version: version, Seq: seq, CreatedAt: at, UpdatedAt: at,
 	}
 }
@@ -61,34 +61,34 @@ func TestStepAppliesEventsInOrder(t *testing.T) {
 		{
 			name: "created",
 			records: func(t *testing.T) []ports.RecordedEvent {
-				return []ports.RecordedEvent{rec(t, 1, "inv-a", 1, createdEvent("inv-a", 1999, createdA))}
+				return []ports.RecordedEvent{rec(t, 1, "inv-a", 1, createdEvent("inv-a", 199900, createdA))}
 			},
-			want: []ports.InvoiceView{pending("inv-a", 1999, 1, 1, createdA)},
+			want: []ports.InvoiceView{pending("inv-a", 199900, 1, 1, createdA)},
 		},
 		{
 			name: "created then paid",
 			records: func(t *testing.T) []ports.RecordedEvent {
 				return []ports.RecordedEvent{
-					rec(t, 1, "inv-a", 1, createdEvent("inv-a", 1999, createdA)),
+					rec(t, 1, "inv-a", 1, createdEvent("inv-a", 199900, createdA)),
 					rec(t, 2, "inv-a", 2, paidEvent("inv-a", paidA)),
 				}
 			},
-			want: []ports.InvoiceView{paid(pending("inv-a", 1999, 1, 1, createdA), 2, paidA)},
+			want: []ports.InvoiceView{paid(pending("inv-a", 199900, 1, 1, createdA), 2, paidA)},
 		},
 		{
 			name: "interleaved streams",
 			records: func(t *testing.T) []ports.RecordedEvent {
 				return []ports.RecordedEvent{
-					rec(t, 1, "inv-a", 1, createdEvent("inv-a", 1999, createdA)),
-					rec(t, 2, "inv-b", 1, createdEvent("inv-b", 250, createdB)),
+					rec(t, 1, "inv-a", 1, createdEvent("inv-a", 199900, createdA)),
+					rec(t, 2, "inv-b", 1, createdEvent("inv-b", 25000, createdB)),
 					rec(t, 3, "inv-a", 2, paidEvent("inv-a", paidA)),
 					rec(t, 4, "inv-c", 1, createdEvent("inv-c", invoice.MaxAmount, createdC)),
 					rec(t, 5, "inv-c", 2, paidEvent("inv-c", paidC)),
 				}
 			},
 			want: []ports.InvoiceView{
-				paid(pending("inv-a", 1999, 1, 1, createdA), 2, paidA),
-				pending("inv-b", 250, 1, 2, createdB),
+				paid(pending("inv-a", 199900, 1, 1, createdA), 2, paidA),
+				pending("inv-b", 25000, 1, 2, createdB),
 				paid(pending("inv-c", invoice.MaxAmount, 1, 4, createdC), 2, paidC),
 			},
 		},
@@ -118,7 +118,7 @@ func TestStepAppliesEventsInOrder(t *testing.T) {
 			if diff := cmp.Diff([]projectCall{{From: 0, To: last}}, store.projectCalls()); diff != "" {
 				t.Errorf("Project calls mismatch (-want +got):\n%s", diff)
 			}
-			if diff := cmp.Diff(tt.want, store.snapshot()); diff != "" {
+			if diff := cmp.Diff(tt.want, store.snapshot(), viewOpts); diff != "" {
 				t.Errorf("read model mismatch (-want +got):\n%s", diff)
 			}
 		})
@@ -177,7 +177,7 @@ func TestStepStopsAtABadEvent(t *testing.T) {
 			batchSize: 10,
 			records: []ports.RecordedEvent{
 				raw(1, "inv-a", 1, invoice.CreatedEventName, createdJSON("inv-a")),
-				raw(2, "inv-a", 2, "invoice.voided", `{"invoiceId":"inv-a"}`),
+				raw(2, "inv-a", 2, "invoice.refunded", `{"invoiceId":"inv-a"}`),
 			},
 			wantErrIn:  "position 2",
 			wantErrIs:  event.ErrUnknownType,
@@ -223,7 +223,7 @@ func TestStepStopsAtABadEvent(t *testing.T) {
 				raw(1, "inv-a", 1, invoice.CreatedEventName, createdJSON("inv-a")),
 				raw(2, "inv-b", 1, invoice.CreatedEventName, createdJSON("inv-b")),
 				raw(3, "inv-a", 2, invoice.PaidEventName, `{"invoiceId":"inv-a","paidAt":"2024-05-02T09:00:00Z"}`),
-				raw(4, "inv-a", 3, "invoice.voided", `{"invoiceId":"inv-a"}`),
+				raw(4, "inv-a", 3, "invoice.refunded", `{"invoiceId":"inv-a"}`),
 			},
 			wantErrIn:    "position 4",
 			wantErrIs:    event.ErrUnknownType,
@@ -292,14 +292,14 @@ func TestStepReloadsTheCheckpointAfterAConflict(t *testing.T) {
 	ctx := context.Background()
 	events, store := &memEventStore{}, newMemProjectionStore()
 	events.add(
-		rec(t, 1, "inv-a", 1, createdEvent("inv-a", 1999, createdA)),
-		rec(t, 2, "inv-b", 1, createdEvent("inv-b", 250, createdB)),
+		rec(t, 1, "inv-a", 1, createdEvent("inv-a", 199900, createdA)),
+		rec(t, 2, "inv-b", 1, createdEvent("inv-b", 25000, createdB)),
 		rec(t, 3, "inv-a", 2, paidEvent("inv-a", paidA)),
-		rec(t, 4, "inv-c", 1, createdEvent("inv-c", 300, createdC)),
+		rec(t, 4, "inv-c", 1, createdEvent("inv-c", 30000, createdC)),
 	)
 	store.setCheckpoint(projection.InvoicesProjector, 2,
-		pending("inv-a", 1999, 1, 1, createdA),
-		pending("inv-b", 250, 1, 2, createdB),
+		pending("inv-a", 199900, 1, 1, createdA),
+		pending("inv-b", 25000, 1, 2, createdB),
 	)
 	p := newProjector(events, store, codec(t), 100)
 
@@ -324,11 +324,11 @@ func TestStepReloadsTheCheckpointAfterAConflict(t *testing.T) {
 		t.Errorf("Project calls mismatch (-want +got):\n%s", diff)
 	}
 	want := []ports.InvoiceView{
-		paid(pending("inv-a", 1999, 1, 1, createdA), 2, paidA),
-		pending("inv-b", 250, 1, 2, createdB),
-		pending("inv-c", 300, 1, 4, createdC),
+		paid(pending("inv-a", 199900, 1, 1, createdA), 2, paidA),
+		pending("inv-b", 25000, 1, 2, createdB),
+		pending("inv-c", 30000, 1, 4, createdC),
 	}
-	if diff := cmp.Diff(want, store.snapshot()); diff != "" {
+	if diff := cmp.Diff(want, store.snapshot(), viewOpts); diff != "" {
 		t.Errorf("read model mismatch (-want +got):\n%s", diff)
 	}
 }
@@ -545,13 +545,13 @@ func TestStartProjectsNewEventsUntilStop(t *testing.T) {
 	ctx := context.Background()
 	events, store := &memEventStore{}, newMemProjectionStore()
 	events.add(
-		rec(t, 1, "inv-a", 1, createdEvent("inv-a", 1999, createdA)),
-		rec(t, 2, "inv-b", 1, createdEvent("inv-b", 250, createdB)),
+		rec(t, 1, "inv-a", 1, createdEvent("inv-a", 199900, createdA)),
+		rec(t, 2, "inv-b", 1, createdEvent("inv-b", 25000, createdB)),
 	)
 	// A previous run projected 1-2.
 	store.setCheckpoint(projection.InvoicesProjector, 2,
-		pending("inv-a", 1999, 1, 1, createdA),
-		pending("inv-b", 250, 1, 2, createdB),
+		pending("inv-a", 199900, 1, 1, createdA),
+		pending("inv-b", 25000, 1, 2, createdB),
 	)
 	p := newProjector(events, store, codec(t), 100)
 
@@ -572,7 +572,7 @@ func TestStartProjectsNewEventsUntilStop(t *testing.T) {
 	waitUntil(t, "the loop read the store", func() bool { return events.readAllCalls() >= 1 })
 
 	events.add(
-		rec(t, 3, "inv-c", 1, createdEvent("inv-c", 300, createdC)),
+		rec(t, 3, "inv-c", 1, createdEvent("inv-c", 30000, createdC)),
 		rec(t, 4, "inv-c", 2, paidEvent("inv-c", paidC)),
 	)
 	p.Wake()
@@ -589,11 +589,11 @@ func TestStartProjectsNewEventsUntilStop(t *testing.T) {
 		t.Errorf("Project calls mismatch (-want +got):\n%s", diff)
 	}
 	want := []ports.InvoiceView{
-		pending("inv-a", 1999, 1, 1, createdA),
-		pending("inv-b", 250, 1, 2, createdB),
-		paid(pending("inv-c", 300, 1, 3, createdC), 2, paidC),
+		pending("inv-a", 199900, 1, 1, createdA),
+		pending("inv-b", 25000, 1, 2, createdB),
+		paid(pending("inv-c", 30000, 1, 3, createdC), 2, paidC),
 	}
-	if diff := cmp.Diff(want, store.snapshot()); diff != "" {
+	if diff := cmp.Diff(want, store.snapshot(), viewOpts); diff != "" {
 		t.Errorf("read model mismatch (-want +got):\n%s", diff)
 	}
 }
@@ -601,7 +601,7 @@ func TestStartProjectsNewEventsUntilStop(t *testing.T) {
 // A stalled loop (retrying a bad event with backoff) still stops promptly.
 func TestStopEndsAStalledLoop(t *testing.T) {
 	events, store := &memEventStore{}, newMemProjectionStore()
-	events.add(raw(1, "inv-a", 1, "invoice.voided", `{}`))
+	events.add(raw(1, "inv-a", 1, "invoice.refunded", `{}`))
 	p := newProjector(events, store, codec(t), 100)
 	if err := p.Start(context.Background()); err != nil {
 		t.Fatalf("Start() error = %v", err)
@@ -648,12 +648,12 @@ func TestCommittedWakesOnlyWhenBehind(t *testing.T) {
 	ctx := context.Background()
 	events, store := &memEventStore{}, newMemProjectionStore()
 	events.add(
-		rec(t, 1, "inv-a", 1, createdEvent("inv-a", 1999, createdA)),
-		rec(t, 2, "inv-b", 1, createdEvent("inv-b", 250, createdB)),
+		rec(t, 1, "inv-a", 1, createdEvent("inv-a", 199900, createdA)),
+		rec(t, 2, "inv-b", 1, createdEvent("inv-b", 25000, createdB)),
 	)
 	store.setCheckpoint(projection.InvoicesProjector, 2,
-		pending("inv-a", 1999, 1, 1, createdA),
-		pending("inv-b", 250, 1, 2, createdB),
+		pending("inv-a", 199900, 1, 1, createdA),
+		pending("inv-b", 25000, 1, 2, createdB),
 	)
 	p := newProjector(events, store, codec(t), 100)
 	if err := p.Start(ctx); err != nil {
@@ -670,7 +670,7 @@ func TestCommittedWakesOnlyWhenBehind(t *testing.T) {
 		t.Errorf("Committed(head <= checkpoint) read the store %d more times, want none", got-calls)
 	}
 
-	events.add(rec(t, 3, "inv-c", 1, createdEvent("inv-c", 300, createdC)))
+	events.add(rec(t, 3, "inv-c", 1, createdEvent("inv-c", 30000, createdC)))
 	p.Committed(3)
 	waitUntil(t, "Position() reaches the notified head 3", func() bool { return p.Position() == 3 })
 

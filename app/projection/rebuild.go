@@ -25,6 +25,11 @@ type RebuildOptions struct {
 	// BatchSize is the most events folded and written in one transaction;
 	// zero means DefaultRebuildBatchSize.
 	BatchSize int
+	// OnlyIfStale makes the rebuild a no-op (Skipped) when the live read
+	// model is at this release's ports.ReadModelVersion once the rebuild
+	// holds the store's exclusive lock: an instance that lost the race to
+	// upgrade the model does not rebuild it a second time.
+	OnlyIfStale bool
 	// Progress, when set, is called after every batch the rebuilt model
 	// commits, and once more with Done set after the swap. Calls come from
 	// one goroutine, one at a time, and hold up the rebuild while they run.
@@ -50,6 +55,9 @@ type RebuildResult struct {
 	Position int64
 	// Elapsed is the rebuild's duration, the swap included.
 	Elapsed time.Duration
+	// Skipped reports that OnlyIfStale found the model current: nothing
+	// was rebuilt.
+	Skipped bool
 }
 
 // EventsPerSecond is the rebuild's throughput.
@@ -94,6 +102,15 @@ func Rebuild(ctx context.Context, events ports.EventStore, store ports.ReadModel
 		}
 	}()
 
+	if opts.OnlyIfStale {
+		version, err := store.ReadModelVersion(ctx)
+		if err != nil {
+			return res, err
+		}
+		if version == ports.ReadModelVersion {
+			return RebuildResult{Skipped: true, Elapsed: time.Since(start)}, nil
+		}
+	}
 	head, err := events.Head(ctx)
 	if err != nil {
 		return res, fmt.Errorf("read head: %w", err)

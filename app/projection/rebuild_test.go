@@ -21,20 +21,40 @@ import (
 
 // memRebuilder is an in-memory ports.ReadModelRebuilder over a
 // memProjectionStore: it builds views in a map of its own and, on Swap,
-// replaces the store's views and checkpoint. It checks batches as the real
-// store does (in order, pays only of rows at FromVersion) and records what
-// it was asked.
+// replaces the store's views and checkpoint and records the live model as
+// built by this release's ports.ReadModelVersion. It checks batches as the
+// real store does (in order, updates only of rows at FromVersion) and
+// records what it was asked.
 type memRebuilder struct {
 	live *memProjectionStore
 
 	mu       sync.Mutex
 	applied  []appliedBatch
+	starts   int
 	swaps    int
 	discards int
 	ended    bool
 	views    map[string]ports.InvoiceView
 	pos      int64
 	onApply  func(from, to int64) // called after each bulk batch commits
+
+	// version is the ReadModelVersion that built the live model.
+	version int
+	// versions, when set, answers ReadModelVersion instead of version, one
+	// read per value: the test decides what each read finds, and when.
+	versions chan versionRead
+	// startErr, while set, fails StartRebuild: another rebuild holds the
+	// read database.
+	startErr error
+	// onStart and afterSwap, when set, run outside the lock at the start
+	// of StartRebuild and after a successful Swap.
+	onStart, afterSwap func()
+}
+
+// versionRead is one answer of ReadModelVersion.
+type versionRead struct {
+	version int
+	err     error
 }
 
 // appliedBatch is one Apply call; InSwap marks the catch-up inside Swap.
@@ -46,13 +66,39 @@ type appliedBatch struct {
 
 var _ ports.ReadModelRebuilder = (*memRebuilder)(nil)
 
+// newMemRebuilder returns a rebuilder of live, which an older release
+// built (version 1).
 func newMemRebuilder(live *memProjectionStore) *memRebuilder {
-	return &memRebuilder{live: live}
+	return &memRebuilder{live: live, version: 1}
+}
+
+func (m *memRebuilder) ReadModelVersion(ctx context.Context) (int, error) {
+	if m.versions != nil {
+		select {
+		case r := <-m.versions:
+			return r.version, r.err
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		}
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.version, nil
 }
 
 func (m *memRebuilder) StartRebuild(context.Context, string) (ports.InvoiceRebuild, error) {
 	m.mu.Lock()
+	onStart := m.onStart
+	m.mu.Unlock()
+	if onStart != nil {
+		onStart()
+	}
+	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.starts++
+	if m.startErr != nil {
+		return nil, m.startErr
+	}
 	m.views, m.pos, m.ended = map[string]ports.InvoiceView{}, 0, false
 	return m, nil
 }
@@ -74,21 +120,9 @@ func (m *memRebuilder) applyLocked(from, to int64, c ports.InvoiceChanges, inSwa
 	if m.pos != from {
 		return fmt.Errorf("rebuild at %d, not %d: %w", m.pos, from, ports.ErrConcurrencyConflict)
 	}
-	staged := maps.Clone(m.views)
-	for _, v := range c.Inserts {
-		if _, ok := staged[v.ID]; ok {
-			return fmt.Errorf("event at position %d: insert invoice %s: already exists", v.Seq, v.ID)
-		}
-		staged[v.ID] = v
-	}
-	for _, p := range c.Payments {
-		v, ok := staged[p.ID]
-		if !ok || v.Version != p.FromVersion {
-			return fmt.Errorf("event at position %d: mark invoice %s paid: no row at version %d", p.Position, p.ID, p.FromVersion)
-		}
-		at := p.PaidAt
-		v.Status, v.Version, v.UpdatedAt, v.PaidAt = invoice.StatusPaid, p.Version, p.PaidAt, &at
-		staged[p.ID] = v
+	staged, err := applyChanges(maps.Clone(m.views), c)
+	if err != nil {
+		return err
 	}
 	m.views, m.pos = staged, to
 	m.applied = append(m.applied, appliedBatch{From: from, To: to, Changes: c, InSwap: inSwap})
@@ -96,6 +130,14 @@ func (m *memRebuilder) applyLocked(from, to int64, c ports.InvoiceChanges, inSwa
 }
 
 func (m *memRebuilder) Swap(ctx context.Context, catchUp func(context.Context, int64, ports.RebuildWriter) error) (int64, error) {
+	pos, err := m.swap(ctx, catchUp)
+	if err == nil && m.afterSwap != nil {
+		m.afterSwap()
+	}
+	return pos, err
+}
+
+func (m *memRebuilder) swap(ctx context.Context, catchUp func(context.Context, int64, ports.RebuildWriter) error) (int64, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.swaps++
@@ -115,6 +157,7 @@ func (m *memRebuilder) Swap(ctx context.Context, catchUp func(context.Context, i
 	m.live.views = m.views
 	m.live.checkpoints[projection.InvoicesProjector] = m.pos
 	m.live.mu.Unlock()
+	m.version = ports.ReadModelVersion
 	m.ended = true
 	return m.pos, nil
 }
@@ -140,26 +183,45 @@ func (m *memRebuilder) batches() []appliedBatch {
 	return slices.Clone(m.applied)
 }
 
+// counts returns how often StartRebuild, Swap and Discard were called.
+func (m *memRebuilder) counts() (starts, swaps, discards int) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.starts, m.swaps, m.discards
+}
+
+// liveVersion returns the version recorded for the live model.
+func (m *memRebuilder) liveVersion() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.version
+}
+
 // manyInvoices is n invoices, each paid some events after its creation
-// except every fourth, interleaved as concurrent commands would leave them.
+// except every fourth, of which every other one is voided instead,
+// interleaved as concurrent commands would leave them.
 func manyInvoices(t *testing.T, n int) []ports.RecordedEvent {
 	t.Helper()
 	var out []ports.RecordedEvent
-	pending := map[int]bool{}
 	pos := int64(0)
 	for i := range n {
 		id := fmt.Sprintf("inv-%03d", i)
 		pos++
-		out = append(out, rec(t, pos, id, 1, createdEvent(id, invoice.Amount(100+i), createdA.Add(time.Duration(i)*time.Second))))
-		if i%4 != 3 {
-			pending[i] = true
+		out = append(out, rec(t, pos, id, 1, createdEvent(id, invoice.Amount(10000*(100+i)), createdA.Add(time.Duration(i)*time.Second))))
+		// Settle the invoice created 3 steps ago: pay it, void it, or
+		// leave it pending.
+		j := i - 3
+		if j < 0 {
+			continue
 		}
-		// Pay the invoice created 3 steps ago, if it is to be paid.
-		if j := i - 3; pending[j] {
+		jid := fmt.Sprintf("inv-%03d", j)
+		switch {
+		case j%4 != 3:
 			pos++
-			jid := fmt.Sprintf("inv-%03d", j)
 			out = append(out, rec(t, pos, jid, 2, paidEvent(jid, paidA.Add(time.Duration(j)*time.Second))))
-			delete(pending, j)
+		case j%8 == 3:
+			pos++
+			out = append(out, rec(t, pos, jid, 2, voidedEvent(jid, fmt.Sprintf("void %d", j), voidedA.Add(time.Duration(j)*time.Second))))
 		}
 	}
 	return out
@@ -202,7 +264,7 @@ func TestRebuildMatchesTheLiveProjector(t *testing.T) {
 			if res.Position != head {
 				t.Errorf("Rebuild() position = %d, want %d", res.Position, head)
 			}
-			if diff := cmp.Diff(want, live.snapshot()); diff != "" {
+			if diff := cmp.Diff(want, live.snapshot(), viewOpts); diff != "" {
 				t.Errorf("rebuilt model differs from the live projector's (-want +got):\n%s", diff)
 			}
 			if got := live.checkpoint(projection.InvoicesProjector); got != head {
@@ -222,14 +284,14 @@ func TestRebuildMatchesTheLiveProjector(t *testing.T) {
 }
 
 // One batch folds an invoice's events into one row; pays of invoices from
-// earlier batches become payments that name their event's position.
+// earlier batches become updates that name their event's position.
 func TestRebuildFoldsEachBatch(t *testing.T) {
 	events, live := &memEventStore{}, newMemProjectionStore()
 	events.add(
-		rec(t, 1, "inv-a", 1, createdEvent("inv-a", 1999, createdA)),
-		rec(t, 2, "inv-b", 1, createdEvent("inv-b", 250, createdB)),
+		rec(t, 1, "inv-a", 1, createdEvent("inv-a", 199900, createdA)),
+		rec(t, 2, "inv-b", 1, createdEvent("inv-b", 25000, createdB)),
 		rec(t, 3, "inv-a", 2, paidEvent("inv-a", paidA)),
-		rec(t, 4, "inv-c", 1, createdEvent("inv-c", 300, createdC)),
+		rec(t, 4, "inv-c", 1, createdEvent("inv-c", 30000, createdC)),
 		rec(t, 5, "inv-b", 2, paidEvent("inv-b", paidC)),
 	)
 	rb := newMemRebuilder(live)
@@ -240,15 +302,15 @@ func TestRebuildFoldsEachBatch(t *testing.T) {
 
 	want := []appliedBatch{
 		{From: 0, To: 4, Changes: ports.InvoiceChanges{Inserts: []ports.InvoiceView{
-			paid(pending("inv-a", 1999, 1, 1, createdA), 2, paidA),
-			pending("inv-b", 250, 1, 2, createdB),
-			pending("inv-c", 300, 1, 4, createdC),
+			paid(pending("inv-a", 199900, 1, 1, createdA), 2, paidA),
+			pending("inv-b", 25000, 1, 2, createdB),
+			pending("inv-c", 30000, 1, 4, createdC),
 		}}},
-		{From: 4, To: 5, Changes: ports.InvoiceChanges{Payments: []ports.InvoicePayment{
-			{ID: "inv-b", FromVersion: 1, Version: 2, PaidAt: paidC, Position: 5},
+		{From: 4, To: 5, Changes: ports.InvoiceChanges{Updates: []ports.InvoiceUpdate{
+			{ID: "inv-b", FromVersion: 1, Version: 2, Status: invoice.StatusPaid, UpdatedAt: paidC, PaidAt: &paidC, Position: 5},
 		}}},
 	}
-	if diff := cmp.Diff(want, rb.batches(), cmpopts.EquateEmpty()); diff != "" {
+	if diff := cmp.Diff(want, rb.batches(), cmpopts.EquateEmpty(), viewOpts); diff != "" {
 		t.Errorf("batches mismatch (-want +got):\n%s", diff)
 	}
 }
@@ -299,7 +361,7 @@ func TestRebuildAbortsWithThePositionAndKeepsTheLiveModel(t *testing.T) {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("Rebuild() error = %v, want %q", err, tt.wantErr)
 				}
-				if diff := cmp.Diff([]ports.InvoiceView{old}, live.snapshot()); diff != "" {
+				if diff := cmp.Diff([]ports.InvoiceView{old}, live.snapshot(), viewOpts); diff != "" {
 					t.Errorf("live model changed (-want +got):\n%s", diff)
 				}
 				if got := live.checkpoint(projection.InvoicesProjector); got != 2 {
@@ -332,7 +394,7 @@ func TestRebuildRefusesALiveCheckpointPastTheHead(t *testing.T) {
 }
 
 func TestRebuildProgress(t *testing.T) {
-	records := manyInvoices(t, 10) // 16 events
+	records := manyInvoices(t, 10) // 17 events
 	events, live := &memEventStore{}, newMemProjectionStore()
 	events.add(records...)
 	var got []projection.RebuildProgress
@@ -354,7 +416,7 @@ func TestRebuildProgress(t *testing.T) {
 			t.Errorf("Elapsed went back from %s to %s", got[i-1].Elapsed, p.Elapsed)
 		}
 	}
-	want := []point{{0, 16, false}, {5, 16, false}, {10, 16, false}, {15, 16, false}, {16, 16, false}, {16, 16, true}}
+	want := []point{{0, 17, false}, {5, 17, false}, {10, 17, false}, {15, 17, false}, {17, 17, false}, {17, 17, true}}
 	if diff := cmp.Diff(want, points); diff != "" {
 		t.Errorf("progress mismatch (-want +got):\n%s", diff)
 	}
@@ -383,7 +445,7 @@ func TestRebuildStopsWhenCancelled(t *testing.T) {
 	if rb.swaps != 0 || rb.discards != 1 {
 		t.Errorf("swaps = %d, discards = %d; want 0 and 1", rb.swaps, rb.discards)
 	}
-	if diff := cmp.Diff([]ports.InvoiceView{old}, live.snapshot()); diff != "" {
+	if diff := cmp.Diff([]ports.InvoiceView{old}, live.snapshot(), viewOpts); diff != "" {
 		t.Errorf("live model changed (-want +got):\n%s", diff)
 	}
 }

@@ -18,7 +18,7 @@ func TestGetInvoice(t *testing.T) {
 		want    ports.InvoiceView
 		wantErr error
 	}{
-		{name: "found", id: "inv-2", want: ports.InvoiceView{ID: "inv-2", Seq: 2, Version: 1}},
+		{name: "found", id: "inv-2", want: viewAt(2)},
 		{name: "unknown id", id: "inv-404", wantErr: ports.ErrNotFound},
 	}
 	for _, tt := range tests {
@@ -30,7 +30,7 @@ func TestGetInvoice(t *testing.T) {
 			if !errors.Is(err, tt.wantErr) {
 				t.Fatalf("Handle() error = %v, want %v", err, tt.wantErr)
 			}
-			if diff := cmp.Diff(tt.want, got); diff != "" {
+			if diff := cmp.Diff(tt.want, got, viewOpts); diff != "" {
 				t.Errorf("Handle() mismatch (-want +got):\n%s", diff)
 			}
 		})

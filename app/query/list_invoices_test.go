@@ -8,6 +8,7 @@ import (
 	"math"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -28,7 +29,9 @@ func seqs(items []ports.InvoiceView) []int64 {
 	return out
 }
 
-func requireValidationError(t *testing.T, err error, field string) {
+// requireValidationError fails unless err is a ValidationError of field,
+// and returns its reason.
+func requireValidationError(t *testing.T, err error, field string) string {
 	t.Helper()
 	var ve *invoice.ValidationError
 	if !errors.As(err, &ve) {
@@ -40,6 +43,7 @@ func requireValidationError(t *testing.T, err error, field string) {
 	if ve.Reason == "" {
 		t.Errorf("ValidationError.Reason is empty, want a reason for the client")
 	}
+	return ve.Reason
 }
 
 func TestListInvoicesAsksForOneMoreThanTheLimit(t *testing.T) {
@@ -64,7 +68,7 @@ func TestListInvoicesAsksForOneMoreThanTheLimit(t *testing.T) {
 				t.Fatalf("Handle() error = %v, want nil", err)
 			}
 			// An empty cursor is the first page: no BeforeSeq.
-			if diff := cmp.Diff([]ports.ListParams{{Limit: tt.wantLimit}}, reader.listCalls()); diff != "" {
+			if diff := cmp.Diff([]ports.ListParams{{Limit: tt.wantLimit}}, reader.listCalls(), viewOpts); diff != "" {
 				t.Errorf("reader calls mismatch (-want +got):\n%s", diff)
 			}
 		})
@@ -130,7 +134,7 @@ func TestListInvoicesRejectsLimitOutOfRange(t *testing.T) {
 			page, err := h.Handle(context.Background(), query.ListInvoices{Limit: limit})
 
 			requireValidationError(t, err, "limit")
-			if diff := cmp.Diff(query.InvoicePage{}, page); diff != "" {
+			if diff := cmp.Diff(query.InvoicePage{}, page, viewOpts); diff != "" {
 				t.Errorf("Handle(limit %d) returned a page alongside an error (-want +got):\n%s", limit, diff)
 			}
 			if calls := reader.listCalls(); len(calls) != 0 {
@@ -180,7 +184,7 @@ func TestListInvoicesNextCursor(t *testing.T) {
 			}
 			calls := reader.listCalls()
 			want := ports.ListParams{Limit: limit + 1, BeforeSeq: page.Items[len(page.Items)-1].Seq}
-			if diff := cmp.Diff(want, calls[len(calls)-1]); diff != "" {
+			if diff := cmp.Diff(want, calls[len(calls)-1], viewOpts); diff != "" {
 				t.Errorf("reader call for the next page mismatch (-want +got):\n%s", diff)
 			}
 		})
@@ -222,7 +226,9 @@ func TestListInvoicesWalksAllPages(t *testing.T) {
 	}
 }
 
-func TestListInvoicesAcceptsItsOwnCursorFormat(t *testing.T) {
+// A cursor issued before filters existed ("v1:<seq>") still pages an
+// unfiltered list.
+func TestListInvoicesAcceptsAVersion1Cursor(t *testing.T) {
 	reader := newMemReader(10)
 	h := query.NewListInvoicesHandler(reader)
 
@@ -231,7 +237,7 @@ func TestListInvoicesAcceptsItsOwnCursorFormat(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Handle() error = %v, want nil", err)
 	}
-	if diff := cmp.Diff([]ports.ListParams{{Limit: 3, BeforeSeq: 5}}, reader.listCalls()); diff != "" {
+	if diff := cmp.Diff([]ports.ListParams{{Limit: 3, BeforeSeq: 5}}, reader.listCalls(), viewOpts); diff != "" {
 		t.Errorf("reader calls mismatch (-want +got):\n%s", diff)
 	}
 	if diff := cmp.Diff([]int64{4, 3}, seqs(page.Items)); diff != "" {
@@ -245,7 +251,12 @@ func TestListInvoicesRejectsForeignCursors(t *testing.T) {
 		cursor string
 	}{
 		{name: "not base64", cursor: "!!!"},
-		{name: "other version", cursor: cursorOf("v2:5")},
+		{name: "unknown version", cursor: cursorOf("v3:5:")},
+		{name: "v2 without a filter key", cursor: cursorOf("v2:5")},
+		{name: "v2 without a seq", cursor: cursorOf("v2::")},
+		{name: "v2 with a leading zero", cursor: cursorOf("v2:05:")},
+		{name: "v2 with a negative seq", cursor: cursorOf("v2:-5:")},
+		{name: "v2 for a filter this request does not have", cursor: cursorOf("v2:5:AAAAAAAAAAAAAAAA")},
 		{name: "no version", cursor: cursorOf("5")},
 		{name: "leading zero", cursor: cursorOf("v1:05")},
 		{name: "plus sign", cursor: cursorOf("v1:+5")},
@@ -268,7 +279,7 @@ func TestListInvoicesRejectsForeignCursors(t *testing.T) {
 			page, err := h.Handle(context.Background(), query.ListInvoices{Limit: 2, Cursor: tt.cursor})
 
 			requireValidationError(t, err, "cursor")
-			if diff := cmp.Diff(query.InvoicePage{}, page); diff != "" {
+			if diff := cmp.Diff(query.InvoicePage{}, page, viewOpts); diff != "" {
 				t.Errorf("Handle(cursor %q) returned a page alongside an error (-want +got):\n%s", tt.cursor, diff)
 			}
 			if calls := reader.listCalls(); len(calls) != 0 {
@@ -289,7 +300,209 @@ func TestListInvoicesPassesReaderErrorsThrough(t *testing.T) {
 	if !errors.Is(err, readErr) {
 		t.Errorf("Handle() error = %v, want %v", err, readErr)
 	}
-	if diff := cmp.Diff(query.InvoicePage{}, page); diff != "" {
+	if diff := cmp.Diff(query.InvoicePage{}, page, viewOpts); diff != "" {
 		t.Errorf("Handle() returned a page alongside an error (-want +got):\n%s", diff)
+	}
+}
+
+// The filters used by the tests below, over newMemReader's invoices (see
+// viewAt).
+var (
+	onlyVoid   = ports.InvoiceFilter{Statuses: []invoice.Status{invoice.StatusVoid}}
+	customerA  = ports.InvoiceFilter{CustomerID: "cust-a"}
+	everyField = ports.InvoiceFilter{
+		Statuses: []invoice.Status{invoice.StatusPaid, invoice.StatusVoid}, CustomerID: "cust-a", Currency: "EUR",
+		CreatedFrom: viewsCreated, CreatedTo: viewsCreated.Add(48 * time.Hour), DueBefore: invoice.DateOf(viewsCreated.AddDate(0, 2, 0)),
+	}
+)
+
+func TestListInvoicesPassesTheFilterToTheReader(t *testing.T) {
+	tests := []struct {
+		name     string
+		filter   ports.InvoiceFilter
+		wantSeqs []int64
+	}{
+		{name: "none", filter: ports.InvoiceFilter{}, wantSeqs: []int64{12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1}},
+		{name: "one status", filter: onlyVoid, wantSeqs: []int64{12, 9, 6, 3}},
+		{
+			name:     "two statuses",
+			filter:   ports.InvoiceFilter{Statuses: []invoice.Status{invoice.StatusPending, invoice.StatusPaid}},
+			wantSeqs: []int64{11, 10, 8, 7, 5, 4, 2, 1},
+		},
+		{name: "customer", filter: customerA, wantSeqs: []int64{11, 9, 7, 5, 3, 1}},
+		{name: "currency", filter: ports.InvoiceFilter{Currency: "JPY"}, wantSeqs: []int64{12, 8, 4}},
+		{
+			name:     "created from (inclusive) to (exclusive)",
+			filter:   ports.InvoiceFilter{CreatedFrom: viewAt(3).CreatedAt, CreatedTo: viewAt(6).CreatedAt},
+			wantSeqs: []int64{5, 4, 3},
+		},
+		{name: "due before", filter: ports.InvoiceFilter{DueBefore: viewAt(4).DueDate}, wantSeqs: []int64{3, 2, 1}},
+		{
+			name: "fields combine",
+			filter: ports.InvoiceFilter{
+				Statuses: []invoice.Status{invoice.StatusPending}, CustomerID: "cust-b", Currency: "EUR",
+			},
+			wantSeqs: []int64{10},
+		},
+		{name: "nothing matches", filter: ports.InvoiceFilter{CustomerID: "cust-z"}, wantSeqs: []int64{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			reader := newMemReader(12)
+			h := query.NewListInvoicesHandler(reader)
+
+			page, err := h.Handle(context.Background(), query.ListInvoices{Filter: tt.filter})
+
+			if err != nil {
+				t.Fatalf("Handle() error = %v, want nil", err)
+			}
+			want := []ports.ListParams{{Limit: query.DefaultLimit + 1, Filter: tt.filter}}
+			if diff := cmp.Diff(want, reader.listCalls(), viewOpts); diff != "" {
+				t.Errorf("reader calls mismatch (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tt.wantSeqs, seqs(page.Items)); diff != "" {
+				t.Errorf("page items mismatch (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// Walking a filtered list by its cursors visits each matching invoice once,
+// and every page is read with the filter.
+func TestListInvoicesWalksAFilteredList(t *testing.T) {
+	reader := newMemReader(12)
+	h := query.NewListInvoicesHandler(reader)
+	var got [][]int64
+	q := query.ListInvoices{Limit: 2, Filter: customerA}
+	for range 10 {
+		page, err := h.Handle(context.Background(), q)
+		if err != nil {
+			t.Fatalf("Handle(%+v) error = %v", q, err)
+		}
+		got = append(got, seqs(page.Items))
+		if page.NextCursor == "" {
+			break
+		}
+		q.Cursor = page.NextCursor
+	}
+
+	if diff := cmp.Diff([][]int64{{11, 9}, {7, 5}, {3, 1}}, got); diff != "" {
+		t.Errorf("pages mismatch (-want +got):\n%s", diff)
+	}
+	want := []ports.ListParams{
+		{Limit: 3, Filter: customerA},
+		{Limit: 3, BeforeSeq: 9, Filter: customerA},
+		{Limit: 3, BeforeSeq: 5, Filter: customerA},
+	}
+	if diff := cmp.Diff(want, reader.listCalls(), viewOpts); diff != "" {
+		t.Errorf("reader calls mismatch (-want +got):\n%s", diff)
+	}
+}
+
+// A cursor continues the list it came from. Used with another filter it
+// would skip or repeat invoices without saying so, so it is refused.
+func TestListInvoicesRefusesACursorIssuedForAnotherFilter(t *testing.T) {
+	at := viewsCreated.Add(5 * time.Hour)
+	due := invoice.DateOf(viewsCreated.AddDate(0, 1, 9))
+	tests := []struct {
+		name         string
+		issuedFor    ports.InvoiceFilter
+		usedWith     ports.InvoiceFilter
+		wantSameList bool
+	}{
+		{name: "filter dropped", issuedFor: onlyVoid, usedWith: ports.InvoiceFilter{}},
+		{name: "filter added", issuedFor: ports.InvoiceFilter{}, usedWith: onlyVoid},
+		{name: "other status", issuedFor: onlyVoid, usedWith: ports.InvoiceFilter{Statuses: []invoice.Status{invoice.StatusPaid}}},
+		{
+			name: "a status more", issuedFor: onlyVoid,
+			usedWith: ports.InvoiceFilter{Statuses: []invoice.Status{invoice.StatusVoid, invoice.StatusPaid}},
+		},
+		{name: "other customer", issuedFor: customerA, usedWith: ports.InvoiceFilter{CustomerID: "cust-b"}},
+		{name: "other currency", issuedFor: ports.InvoiceFilter{Currency: "EUR"}, usedWith: ports.InvoiceFilter{Currency: "JPY"}},
+		{name: "other created from", issuedFor: ports.InvoiceFilter{CreatedFrom: at}, usedWith: ports.InvoiceFilter{CreatedFrom: at.Add(time.Second)}},
+		{name: "created from become created to", issuedFor: ports.InvoiceFilter{CreatedFrom: at}, usedWith: ports.InvoiceFilter{CreatedTo: at}},
+		{name: "other created to", issuedFor: ports.InvoiceFilter{CreatedTo: at}, usedWith: ports.InvoiceFilter{CreatedTo: at.Add(time.Nanosecond)}},
+		{name: "other due before", issuedFor: ports.InvoiceFilter{DueBefore: due}, usedWith: ports.InvoiceFilter{DueBefore: due.AddYears(1)}},
+		{
+			name: "a field more", issuedFor: customerA,
+			usedWith: ports.InvoiceFilter{CustomerID: "cust-a", Currency: "EUR"},
+		},
+		{
+			name: "one field of many changed", issuedFor: everyField,
+			usedWith: func() ports.InvoiceFilter { f := everyField; f.Currency = "JPY"; return f }(),
+		},
+		// The same list however the filter is spelt: statuses are a set,
+		// and times are instants.
+		{name: "identical", issuedFor: everyField, usedWith: everyField, wantSameList: true},
+		{
+			name:         "statuses in another order",
+			issuedFor:    ports.InvoiceFilter{Statuses: []invoice.Status{invoice.StatusVoid, invoice.StatusPaid}},
+			usedWith:     ports.InvoiceFilter{Statuses: []invoice.Status{invoice.StatusPaid, invoice.StatusVoid}},
+			wantSameList: true,
+		},
+		{
+			name:         "a status repeated",
+			issuedFor:    ports.InvoiceFilter{Statuses: []invoice.Status{invoice.StatusPaid, invoice.StatusVoid}},
+			usedWith:     ports.InvoiceFilter{Statuses: []invoice.Status{invoice.StatusVoid, invoice.StatusPaid, invoice.StatusVoid}},
+			wantSameList: true,
+		},
+		{
+			name:         "the same instant in another zone",
+			issuedFor:    ports.InvoiceFilter{CreatedFrom: at, CreatedTo: at.Add(3 * time.Hour)},
+			usedWith:     ports.InvoiceFilter{CreatedFrom: at.In(time.FixedZone("CET", 3600)), CreatedTo: at.Add(3 * time.Hour).In(time.FixedZone("PDT", -7*3600))},
+			wantSameList: true,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			// Every filter issuedFor holds selects at least two of these, so
+			// a page of one has a next cursor.
+			reader := newMemReader(12)
+			h := query.NewListInvoicesHandler(reader)
+			first, err := h.Handle(context.Background(), query.ListInvoices{Limit: 1, Filter: tt.issuedFor})
+			if err != nil || first.NextCursor == "" {
+				t.Fatalf("first page = %+v, %v; want a next cursor", first, err)
+			}
+
+			page, err := h.Handle(context.Background(), query.ListInvoices{Limit: 1, Cursor: first.NextCursor, Filter: tt.usedWith})
+
+			if tt.wantSameList {
+				if err != nil {
+					t.Fatalf("Handle(cursor, same filter) error = %v, want nil", err)
+				}
+				calls := reader.listCalls()
+				want := ports.ListParams{Limit: 2, BeforeSeq: first.Items[0].Seq, Filter: tt.usedWith}
+				if diff := cmp.Diff(want, calls[len(calls)-1], viewOpts); diff != "" {
+					t.Errorf("reader call for the next page mismatch (-want +got):\n%s", diff)
+				}
+				return
+			}
+			reason := requireValidationError(t, err, "cursor")
+			if !strings.Contains(reason, "filter") {
+				t.Errorf("ValidationError.Reason = %q, want it to say the filter differs", reason)
+			}
+			if diff := cmp.Diff(query.InvoicePage{}, page, viewOpts); diff != "" {
+				t.Errorf("Handle() returned a page alongside an error (-want +got):\n%s", diff)
+			}
+			if calls := reader.listCalls(); len(calls) != 1 {
+				t.Errorf("reader called %d times, want once (the first page only)", len(calls))
+			}
+		})
+	}
+}
+
+// A version 1 cursor was issued for an unfiltered list, so a filtered one
+// refuses it.
+func TestListInvoicesRefusesAVersion1CursorWithAFilter(t *testing.T) {
+	for _, f := range []ports.InvoiceFilter{onlyVoid, customerA, {Currency: "EUR"}, everyField} {
+		reader := newMemReader(10)
+		h := query.NewListInvoicesHandler(reader)
+
+		_, err := h.Handle(context.Background(), query.ListInvoices{Limit: 2, Cursor: cursorOf("v1:5"), Filter: f})
+
+		requireValidationError(t, err, "cursor")
+		if calls := reader.listCalls(); len(calls) != 0 {
+			t.Errorf("filter %+v: reader called %v, want no call", f, calls)
+		}
 	}
 }

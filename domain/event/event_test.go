@@ -17,8 +17,10 @@ var (
 	paidAt    = time.Date(2024, 5, 3, 8, 0, 0, 0, time.UTC)
 )
 
+var eur = invoice.MustCurrency("EUR")
+
 func created() invoice.Created {
-	return invoice.Created{InvoiceID: "inv-1", CustomerID: "cust-1", Amount: 1999, CreatedAt: createdAt}
+	return invoice.Created{InvoiceID: "inv-1", CustomerID: "cust-1", Amount: 199900, Currency: eur, CreatedAt: createdAt}
 }
 
 func paid() invoice.Paid { return invoice.Paid{InvoiceID: "inv-1", PaidAt: paidAt} }
@@ -288,7 +290,7 @@ func TestRaiseRecordsNothingWhenApplyFails(t *testing.T) {
 }
 
 func TestMarkCommitted(t *testing.T) {
-	inv, err := invoice.Create("inv-1", "cust-1", 1999, createdAt)
+	inv, err := invoice.Create("inv-1", "cust-1", invoice.Terms{Amount: 199900, Currency: eur}, createdAt)
 	if err != nil {
 		t.Fatalf("Create() error = %v", err)
 	}

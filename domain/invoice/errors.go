@@ -13,3 +13,9 @@ type ValidationError struct {
 }
 
 func (e *ValidationError) Error() string { return e.Field + " " + e.Reason }
+
+// ErrAlreadyVoid is returned by Void when the invoice is already void.
+var ErrAlreadyVoid = errors.New("invoice is already void")
+
+// ErrInvoiceVoid is returned by Pay when the invoice is void.
+var ErrInvoiceVoid = errors.New("invoice is void")

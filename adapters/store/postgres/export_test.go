@@ -1,6 +1,10 @@
 package postgres
 
-import "time"
+import (
+	"time"
+
+	"invoices/ports"
+)
 
 // What the external tests (package postgres_test, which may import
 // storetest) need of the package's insides.
@@ -13,3 +17,7 @@ func SetSwapLockTimeout(d time.Duration) (restore func()) {
 	swapLockTimeout = d
 	return func() { swapLockTimeout = old }
 }
+
+// ListQuery is the statement, with its arguments, that ListInvoices sends
+// for p.
+func ListQuery(p ports.ListParams) (string, []any) { return listQuery(p) }

@@ -2,7 +2,6 @@ package postgres_test
 
 import (
 	"context"
-	"encoding/json"
 	"slices"
 	"sync"
 	"testing"
@@ -15,7 +14,6 @@ import (
 	"invoices/adapters/store/storetest"
 	"invoices/app/projection"
 	"invoices/config"
-	"invoices/domain/event"
 	"invoices/domain/invoice"
 	"invoices/ports"
 )
@@ -33,7 +31,7 @@ func TestAppendNotificationWakesProjector(t *testing.T) {
 	other := openEventStore(t, e, cfg)
 	read := e.OpenReadModel(t)
 
-	codec := storetest.Must(event.NewRegistry(invoice.Events()...))(t)
+	codec := storetest.Codec(t)
 	p := projection.New(local, read, codec, zap.NewNop(), projection.Options{BatchSize: 100, PollInterval: time.Hour})
 	if err := p.Start(ctx); err != nil {
 		t.Fatal(err)
@@ -110,18 +108,15 @@ func openEventStore(t *testing.T, e storetest.Engine, cfg config.Database) *stor
 			t.Errorf("close database: %v", err)
 		}
 	})
-	s := storetest.Must(store.NewEventStore(ctx, e.Store, db, cfg))(t)
+	s := storetest.Must(store.NewEventStore(ctx, e.Store, db, cfg, storetest.Defaults))(t)
 	t.Cleanup(s.Close) // before the database closes
 	return s
 }
 
 func createdEvent(t *testing.T, id string) []ports.NewEvent {
 	t.Helper()
-	data, err := json.Marshal(invoice.Created{InvoiceID: id, CustomerID: "cus", Amount: 100, CreatedAt: time.Now().UTC().Truncate(time.Microsecond)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return []ports.NewEvent{{ID: uuid.NewString(), Type: invoice.CreatedEventName, Data: data}}
+	created := invoice.Created{InvoiceID: id, CustomerID: "cus", Amount: 100, Currency: invoice.MustCurrency("EUR"), CreatedAt: time.Now().UTC().Truncate(time.Microsecond)}
+	return storetest.MustEncode(t, storetest.Codec(t), created)
 }
 
 // waitFor polls cond until it holds, failing after a generous bound.

@@ -32,13 +32,18 @@ func (a *pgArray) add(s string) {
 	a.b.WriteByte('"')
 }
 
+// addNull appends NULL.
+func (a *pgArray) addNull() {
+	a.sep()
+	a.b.WriteString("NULL")
+}
+
 // addTime appends a timestamp, or NULL for nil. It keeps microseconds,
 // truncated as the driver's binary encoding truncates them, rather than
 // letting the server round nanoseconds.
 func (a *pgArray) addTime(t *time.Time) {
 	if t == nil {
-		a.sep()
-		a.b.WriteString("NULL")
+		a.addNull()
 		return
 	}
 	a.add(t.Truncate(time.Microsecond).Format("2006-01-02T15:04:05.999999Z07:00"))

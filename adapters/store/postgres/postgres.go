@@ -45,7 +45,7 @@ func (dialector) ColumnType(k store.ColumnKind) string {
 	case store.JSONColumn:
 		return "jsonb"
 	case store.MoneyColumn:
-		return "numeric(14,2)"
+		return "numeric(16,4)"
 	}
 	return "text"
 }

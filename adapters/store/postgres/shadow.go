@@ -14,6 +14,7 @@ import (
 	"gorm.io/gorm/clause"
 
 	"invoices/adapters/store"
+	"invoices/ports"
 )
 
 // A rebuilt table is "invoices" in a schema of its own (rebuildSchema).
@@ -60,7 +61,7 @@ func (shadow) Lock(ctx context.Context, db *gorm.DB, projector string) (func(), 
 	}
 	if !ok {
 		_ = conn.Close()
-		return nil, fmt.Errorf("another rebuild of %s is running on this read database", projector)
+		return nil, fmt.Errorf("%s on this read database: %w", projector, ports.ErrRebuildRunning)
 	}
 	return func() { unlock(conn, key) }, nil
 }
@@ -95,18 +96,25 @@ func (shadow) BulkTx(tx *gorm.DB) error {
 	return tx.Exec("SET LOCAL synchronous_commit = off").Error
 }
 
-// BeforeSwap builds the seq index outside the swap transaction, so neither
-// readers nor the live projector wait for it; the catch-up inside the swap
-// maintains it like any index.
+// BeforeSwap builds the indexes outside the swap transaction, so neither
+// readers nor the live projector wait for them; the catch-up inside the
+// swap maintains them like any index. An index a failed attempt built
+// already is kept.
 func (s shadow) BeforeSwap(ctx context.Context, db *gorm.DB) error {
-	var exists bool
-	err := db.WithContext(ctx).Raw(`SELECT EXISTS (SELECT 1 FROM pg_indexes WHERE schemaname = ? AND indexname = ?)`,
-		rebuildSchema, store.SeqIndex).Row().Scan(&exists)
-	if err != nil || exists {
-		return err
-	}
-	if err := db.WithContext(ctx).Table(s.Table()).Migrator().CreateIndex(&store.InvoiceRow{}, store.SeqIndex); err != nil {
-		return fmt.Errorf("index %s: %w", s.Table(), err)
+	db = db.WithContext(ctx)
+	for _, name := range store.InvoiceIndexes {
+		var exists bool
+		err := db.Raw(`SELECT EXISTS (SELECT 1 FROM pg_indexes WHERE schemaname = ? AND indexname = ?)`,
+			rebuildSchema, name).Row().Scan(&exists)
+		if err != nil {
+			return err
+		}
+		if exists {
+			continue
+		}
+		if err := db.Table(s.Table()).Migrator().CreateIndex(&store.InvoiceRow{}, name); err != nil {
+			return fmt.Errorf("index %s %s: %w", s.Table(), name, err)
+		}
 	}
 	return nil
 }

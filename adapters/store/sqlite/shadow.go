@@ -47,7 +47,7 @@ func (shadow) SwapTx(*gorm.DB) error                      { return nil }
 func (shadow) LockCheckpoint(q *gorm.DB) *gorm.DB { return q }
 
 // ReplaceLive drops the live table, renames the fresh one into its place
-// and creates its seq index, whose name the live table's index held.
+// and creates its indexes, whose names the live table's indexes held.
 func (shadow) ReplaceLive(tx *gorm.DB) error {
 	if err := tx.Exec("DROP TABLE invoices").Error; err != nil {
 		return fmt.Errorf("drop live invoices: %w", err)
@@ -55,8 +55,10 @@ func (shadow) ReplaceLive(tx *gorm.DB) error {
 	if err := tx.Exec("ALTER TABLE ? RENAME TO invoices", clause.Table{Name: rebuildTable}).Error; err != nil {
 		return fmt.Errorf("rename rebuilt invoices: %w", err)
 	}
-	if err := tx.Migrator().CreateIndex(&store.InvoiceRow{}, store.SeqIndex); err != nil {
-		return fmt.Errorf("index invoices: %w", err)
+	for _, name := range store.InvoiceIndexes {
+		if err := tx.Migrator().CreateIndex(&store.InvoiceRow{}, name); err != nil {
+			return fmt.Errorf("index invoices %s: %w", name, err)
+		}
 	}
 	return nil
 }

@@ -119,7 +119,7 @@ type writer struct{}
 var _ store.Writer = writer{}
 
 // WriteChanges implements store.Writer: multi-row INSERTs of the row
-// struct, then one set-based UPDATE per chunk of payments.
+// struct, then one set-based UPDATE per chunk of updates.
 func (writer) WriteChanges(tx *gorm.DB, table string, c ports.InvoiceChanges) error {
 	if len(c.Inserts) > 0 {
 		rows := make([]store.InvoiceRow, len(c.Inserts))
@@ -130,36 +130,39 @@ func (writer) WriteChanges(tx *gorm.DB, table string, c ports.InvoiceChanges) er
 			return fmt.Errorf("insert %d invoices (first %s): %w", len(rows), rows[0].ID, err)
 		}
 	}
-	var matched int64
-	for start := 0; start < len(c.Payments); start += chunk {
-		n, err := markPaid(tx, table, c.Payments[start:min(start+chunk, len(c.Payments))])
-		if err != nil {
-			return fmt.Errorf("mark %d invoices paid: %w", len(c.Payments), err)
+	return store.UpdateRows(tx, table, c.Updates, func() (int64, error) {
+		var matched int64
+		for start := 0; start < len(c.Updates); start += chunk {
+			n, err := update(tx, table, c.Updates[start:min(start+chunk, len(c.Updates))])
+			if err != nil {
+				return 0, fmt.Errorf("update %d invoices: %w", len(c.Updates), err)
+			}
+			matched += n
 		}
-		matched += n
-	}
-	if matched != int64(len(c.Payments)) {
-		return store.UnmatchedPayment(tx, table, c.Payments, matched)
-	}
-	return nil
+		return matched, nil
+	})
 }
 
-// markPaid marks each payment's invoice paid, only if its row in table is at
-// the payment's FromVersion, and returns the rows matched.
-func markPaid(tx *gorm.DB, table string, payments []ports.InvoicePayment) (int64, error) {
+// update applies each update to its invoice's row in table, only if the
+// row is at the update's FromVersion, and returns the rows matched. A nil
+// timestamp or reason leaves the row's value.
+func update(tx *gorm.DB, table string, updates []ports.InvoiceUpdate) (int64, error) {
 	var q strings.Builder
-	q.WriteString("WITH v(id, from_version, version, paid_at) AS (VALUES ")
-	args := make([]any, 0, 4*len(payments)+4)
-	for i, p := range payments {
+	q.WriteString("WITH v(id, from_version, version, status, updated_at, paid_at, voided_at, void_reason) AS (VALUES ")
+	args := make([]any, 0, 8*len(updates)+3)
+	for i, u := range updates {
 		if i > 0 {
 			q.WriteString(", ")
 		}
-		q.WriteString("(?, ?, ?, ?)")
-		args = append(args, store.UUID(p.ID), p.FromVersion, p.Version, p.PaidAt)
+		q.WriteString("(?, ?, ?, ?, ?, ?, ?, ?)")
+		// In UTC, as store.NewInvoiceRow writes them.
+		args = append(args, store.UUID(u.ID), u.FromVersion, u.Version, string(u.Status), u.UpdatedAt.UTC(), store.UTC(u.PaidAt), store.UTC(u.VoidedAt), u.VoidReason)
 	}
-	q.WriteString(`) UPDATE ? SET status = ?, paid_at = v.paid_at, updated_at = v.paid_at, version = v.version
+	q.WriteString(`) UPDATE ? SET status = v.status, version = v.version, updated_at = v.updated_at,
+		paid_at = COALESCE(v.paid_at, ?.paid_at), voided_at = COALESCE(v.voided_at, ?.voided_at),
+		void_reason = COALESCE(v.void_reason, ?.void_reason)
 		FROM v WHERE ?.id = v.id AND ?.version = v.from_version`)
 	t := clause.Table{Name: table}
-	res := tx.Exec(q.String(), append(args, t, store.PaidStatus, t, t)...)
+	res := tx.Exec(q.String(), append(args, t, t, t, t, t, t)...)
 	return res.RowsAffected, res.Error
 }

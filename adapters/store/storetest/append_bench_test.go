@@ -43,7 +43,7 @@ func BenchmarkAppend(b *testing.B) {
 				b.Run(fmt.Sprintf("writers=%d", writers), func(b *testing.B) {
 					ctx := context.Background()
 					db, cfg := openBenchDB(b, e, "append_bench")
-					es := storetest.Must(store.NewEventStore(ctx, e.Store, db, cfg))(b)
+					es := storetest.Must(store.NewEventStore(ctx, e.Store, db, cfg, storetest.Defaults))(b)
 					b.Cleanup(es.Close)
 					var s ports.EventStore = es
 					md := ports.Metadata{CorrelationID: "bench", CausationID: "CreateInvoice"}

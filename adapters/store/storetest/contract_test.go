@@ -17,6 +17,7 @@ import (
 
 	"invoices/adapters/store"
 	"invoices/adapters/store/storetest"
+	"invoices/app/projection"
 	"invoices/domain/invoice"
 	"invoices/ports"
 )
@@ -41,7 +42,7 @@ func openEventStoreSQL(t testing.TB, e storetest.Engine) (ports.EventStore, *gor
 	cfg := e.Database(t, "events")
 	db := storetest.Must(store.Open(ctx, e.Store, cfg))(t)
 	t.Cleanup(func() { closeDB(t, db) })
-	s := storetest.Must(store.NewEventStore(ctx, e.Store, db, cfg))(t)
+	s := storetest.Must(store.NewEventStore(ctx, e.Store, db, cfg, storetest.Defaults))(t)
 	t.Cleanup(s.Close) // before the database closes
 	raw := storetest.Must(store.Open(ctx, e.Store, cfg))(t)
 	t.Cleanup(func() { closeDB(t, raw) })
@@ -268,6 +269,12 @@ func TestEventStoreReadAllIsGaplessAndOrdered(t *testing.T) {
 	})
 }
 
+var (
+	eur = invoice.MustCurrency("EUR")
+	jpy = invoice.MustCurrency("JPY")
+	kwd = invoice.MustCurrency("KWD")
+)
+
 func TestReadModelInvoices(t *testing.T) {
 	storetest.ForEach(t, func(t *testing.T, e storetest.Engine) {
 		ctx := context.Background()
@@ -277,9 +284,9 @@ func TestReadModelInvoices(t *testing.T) {
 		}
 		created := time.Date(2026, 11, 25, 12, 0, 0, 123456000, time.UTC)
 		views := []ports.InvoiceView{
-			{ID: uuid.NewString(), CustomerID: "cus_é", Amount: invoice.MaxAmount, Status: invoice.StatusPending, Version: 1, Seq: 1, CreatedAt: created, UpdatedAt: created},
-			{ID: uuid.NewString(), CustomerID: "NULL", Amount: 1, Status: invoice.StatusPending, Version: 1, Seq: 2, CreatedAt: created, UpdatedAt: created},
-			{ID: uuid.NewString(), CustomerID: `q"uo\te {a,b} `, Amount: 1999, Status: invoice.StatusPending, Version: 1, Seq: 4, CreatedAt: created, UpdatedAt: created},
+			{ID: uuid.NewString(), CustomerID: "cus_é", Amount: eur.MaxAmount(), Currency: eur, Status: invoice.StatusPending, Version: 1, Seq: 1, CreatedAt: created, UpdatedAt: created},
+			{ID: uuid.NewString(), CustomerID: "NULL", Amount: 1, Currency: eur, Status: invoice.StatusPending, Version: 1, Seq: 2, CreatedAt: created, UpdatedAt: created},
+			{ID: uuid.NewString(), CustomerID: `q"uo\te {a,b} `, Amount: 1999, Currency: eur, Status: invoice.StatusPending, Version: 1, Seq: 4, CreatedAt: created, UpdatedAt: created},
 		}
 		// A batch inserting three invoices (a seq is its creation's
 		// position, so seqs need not be consecutive), then one paying the
@@ -288,8 +295,8 @@ func TestReadModelInvoices(t *testing.T) {
 			t.Fatal(err)
 		}
 		paidAt := created.Add(time.Second)
-		pay := ports.InvoicePayment{ID: views[1].ID, FromVersion: 1, Version: 2, PaidAt: paidAt, Position: 5}
-		if err := m.Project(ctx, "p", 4, 5, ports.InvoiceChanges{Payments: []ports.InvoicePayment{pay}}); err != nil {
+		pay := ports.InvoiceUpdate{ID: views[1].ID, FromVersion: 1, Version: 2, Status: invoice.StatusPaid, UpdatedAt: paidAt, PaidAt: &paidAt, Position: 5}
+		if err := m.Project(ctx, "p", 4, 5, ports.InvoiceChanges{Updates: []ports.InvoiceUpdate{pay}}); err != nil {
 			t.Fatal(err)
 		}
 		views[1].Status, views[1].Version, views[1].PaidAt, views[1].UpdatedAt = invoice.StatusPaid, 2, &paidAt, paidAt
@@ -299,12 +306,15 @@ func TestReadModelInvoices(t *testing.T) {
 			if err != nil {
 				t.Fatalf("get %s: %v", want.ID, err)
 			}
-			if diff := cmp.Diff(want, got); diff != "" {
+			if diff := cmp.Diff(want, got, storetest.ViewCmp); diff != "" {
 				t.Errorf("get (-want +got):\n%s", diff)
 			}
 		}
 		if _, err := m.GetInvoice(ctx, uuid.NewString()); !errors.Is(err, ports.ErrNotFound) {
 			t.Errorf("get unknown: err = %v, want ErrNotFound", err)
+		}
+		if _, err := m.GetInvoice(ctx, "not-a-uuid"); !errors.Is(err, ports.ErrNotFound) {
+			t.Errorf("get malformed id: err = %v, want ErrNotFound", err)
 		}
 
 		tests := []struct {
@@ -332,6 +342,135 @@ func TestReadModelInvoices(t *testing.T) {
 	})
 }
 
+// roundTrip is two batches of read-model changes and the invoices they
+// leave: the first inserts every invoice, some already paid or void (the
+// insert path), the second pays and voids invoices the first inserted (the
+// update path). Amounts are exact in their currency's minor unit and at
+// its limits; void reasons and customers hold what SQL and array literals
+// quote.
+type roundTrip struct {
+	first, second ports.InvoiceChanges
+	want          []ports.InvoiceView // seq ascending
+}
+
+func newRoundTrip() roundTrip {
+	at := time.Date(2026, 11, 25, 12, 0, 0, 123456000, time.UTC)
+	due := invoice.DateOf(time.Date(2026, 12, 31, 0, 0, 0, 0, time.UTC))
+	view := func(seq int64, cur invoice.Currency, amount invoice.Amount, dueDate invoice.Date) ports.InvoiceView {
+		created := at.Add(time.Duration(seq) * time.Minute)
+		return ports.InvoiceView{
+			ID: uuid.NewString(), CustomerID: fmt.Sprintf(`cus_%d "q" {a,b} NULL`, seq), Amount: amount, Currency: cur, DueDate: dueDate,
+			Status: invoice.StatusPending, Version: 1, Seq: seq, CreatedAt: created, UpdatedAt: created,
+		}
+	}
+	ptr := func(s string) *string { return &s }
+	inserts := []ports.InvoiceView{
+		view(1, eur, 199_900, due),                    // 19.99 EUR, due; paid in the second batch
+		view(2, kwd, 12_345_670, invoice.Date{}),      // 1234.567 KWD, no due date; voided with a reason later
+		view(3, jpy, 5_000_000, invoice.Date{}),       // 500 JPY; voided without a reason later
+		view(4, kwd, kwd.MaxAmount(), due),            // 999999999999.999 KWD
+		view(5, jpy, jpy.MaxAmount(), invoice.Date{}), // 999999999999 JPY
+		view(6, eur, 1, due),                          // 0.0001: the smallest amount stored
+		view(7, eur, 500, due),                        // paid in the first batch
+		view(8, jpy, 10_000, invoice.Date{}),          // voided with a reason in the first batch
+		view(9, kwd, 10, due),                         // voided without a reason in the first batch
+	}
+	insertPaid := at.Add(time.Hour)
+	inserts[6].Status, inserts[6].Version, inserts[6].UpdatedAt, inserts[6].PaidAt = invoice.StatusPaid, 2, insertPaid, &insertPaid
+	inserts[7].Status, inserts[7].Version, inserts[7].UpdatedAt, inserts[7].VoidedAt, inserts[7].VoidReason = invoice.StatusVoid, 2, insertPaid, &insertPaid, "NULL"
+	inserts[8].Status, inserts[8].Version, inserts[8].UpdatedAt, inserts[8].VoidedAt = invoice.StatusVoid, 2, insertPaid, &insertPaid
+
+	paidAt, voidedAt, voided2 := at.Add(2*time.Hour), at.Add(3*time.Hour), at.Add(4*time.Hour)
+	reason := `duplicate of "INV-7", {void}; it's \ é`
+	updates := []ports.InvoiceUpdate{
+		{ID: inserts[0].ID, FromVersion: 1, Version: 2, Status: invoice.StatusPaid, UpdatedAt: paidAt, PaidAt: &paidAt, Position: 10},
+		{ID: inserts[1].ID, FromVersion: 1, Version: 2, Status: invoice.StatusVoid, UpdatedAt: voidedAt, VoidedAt: &voidedAt, VoidReason: ptr(reason), Position: 11},
+		{ID: inserts[2].ID, FromVersion: 1, Version: 2, Status: invoice.StatusVoid, UpdatedAt: voided2, VoidedAt: &voided2, Position: 12},
+	}
+	want := slices.Clone(inserts)
+	want[0].Status, want[0].Version, want[0].UpdatedAt, want[0].PaidAt = invoice.StatusPaid, 2, paidAt, &paidAt
+	want[1].Status, want[1].Version, want[1].UpdatedAt, want[1].VoidedAt, want[1].VoidReason = invoice.StatusVoid, 2, voidedAt, &voidedAt, reason
+	want[2].Status, want[2].Version, want[2].UpdatedAt, want[2].VoidedAt = invoice.StatusVoid, 2, voided2, &voided2
+	return roundTrip{
+		first:  ports.InvoiceChanges{Inserts: inserts},
+		second: ports.InvoiceChanges{Updates: updates},
+		want:   want,
+	}
+}
+
+// TestReadModelRoundTrip: what a batch writes, the read model returns as it
+// was written: currency, the exact amount in it, due date or none, void
+// with or without a reason, paid or voided in the batch that inserted the
+// invoice or a later one; through the live projection and through a
+// rebuild swapped in.
+func TestReadModelRoundTrip(t *testing.T) {
+	paths := []struct {
+		name  string
+		apply func(t *testing.T, m readModel, batches ...ports.InvoiceChanges)
+	}{
+		{"project", func(t *testing.T, m readModel, batches ...ports.InvoiceChanges) {
+			ctx := context.Background()
+			from := storetest.Must(m.Checkpoint(ctx, projection.InvoicesProjector))(t)
+			for i, c := range batches {
+				to := from + int64(len(c.Inserts)+len(c.Updates))
+				if err := m.Project(ctx, projection.InvoicesProjector, from, to, c); err != nil {
+					t.Fatalf("Project(batch %d) = %v", i+1, err)
+				}
+				from = to
+			}
+		}},
+		{"rebuild", func(t *testing.T, m readModel, batches ...ports.InvoiceChanges) {
+			ctx := context.Background()
+			// The live model holds something else, which the swap replaces.
+			other := newRoundTrip()
+			from := storetest.Must(m.Checkpoint(ctx, projection.InvoicesProjector))(t)
+			if err := m.Project(ctx, projection.InvoicesProjector, from, from+9, other.first); err != nil {
+				t.Fatal(err)
+			}
+			rb := storetest.Must(m.StartRebuild(ctx, projection.InvoicesProjector))(t)
+			t.Cleanup(func() { _ = rb.Discard(context.Background()) })
+			from = 0
+			for i, c := range batches {
+				to := from + int64(len(c.Inserts)+len(c.Updates))
+				if err := rb.Apply(ctx, from, to, c); err != nil {
+					t.Fatalf("Apply(batch %d) = %v", i+1, err)
+				}
+				from = to
+			}
+			pos, err := rb.Swap(ctx, func(context.Context, int64, ports.RebuildWriter) error { return nil })
+			if err != nil || pos != from {
+				t.Fatalf("Swap() = %d, %v; want %d", pos, err, from)
+			}
+		}},
+	}
+	for _, path := range paths {
+		t.Run(path.name, func(t *testing.T) {
+			storetest.ForEach(t, func(t *testing.T, e storetest.Engine) {
+				ctx := context.Background()
+				var m readModel = e.OpenReadModel(t)
+				rt := newRoundTrip()
+				path.apply(t, m, rt.first, rt.second)
+
+				for _, want := range rt.want {
+					got, err := m.GetInvoice(ctx, want.ID)
+					if err != nil {
+						t.Fatalf("GetInvoice(seq %d): %v", want.Seq, err)
+					}
+					if diff := cmp.Diff(want, got, storetest.ViewCmp); diff != "" {
+						t.Errorf("GetInvoice(seq %d) (-want +got):\n%s", want.Seq, diff)
+					}
+				}
+				want := slices.Clone(rt.want)
+				slices.Reverse(want)
+				got := storetest.Must(m.ListInvoices(ctx, ports.ListParams{Limit: 100}))(t)
+				if diff := cmp.Diff(want, got, storetest.ViewCmp); diff != "" {
+					t.Errorf("ListInvoices (-want +got):\n%s", diff)
+				}
+			})
+		})
+	}
+}
+
 func TestReadModelProjectIsAtomic(t *testing.T) {
 	storetest.ForEach(t, func(t *testing.T, e storetest.Engine) {
 		ctx := context.Background()
@@ -340,25 +479,36 @@ func TestReadModelProjectIsAtomic(t *testing.T) {
 			t.Fatalf("new checkpoint = %d, %v; want 0", pos, err)
 		}
 		now := time.Now().UTC().Truncate(time.Microsecond)
-		v := ports.InvoiceView{ID: uuid.NewString(), CustomerID: "c", Amount: 100, Status: invoice.StatusPending, Version: 1, Seq: 1, CreatedAt: now, UpdatedAt: now}
+		v := ports.InvoiceView{ID: uuid.NewString(), CustomerID: "c", Amount: 100, Currency: eur, Status: invoice.StatusPending, Version: 1, Seq: 1, CreatedAt: now, UpdatedAt: now}
 		w := v
 		w.ID, w.Seq = uuid.NewString(), 2
 		get := func(id string) (ports.InvoiceView, error) { return m.GetInvoice(ctx, id) }
-		wantErrAt := func(err error, pos int64) {
+		unchanged := func(what string, want ports.InvoiceView) {
 			t.Helper()
-			if want := fmt.Sprintf("event at position %d", pos); err == nil || !strings.Contains(err.Error(), want) {
-				t.Errorf("err = %v, want one naming %q", err, want)
+			got, err := get(want.ID)
+			if err != nil {
+				t.Fatalf("%s: GetInvoice = %v", what, err)
+			}
+			if diff := cmp.Diff(want, got, storetest.ViewCmp); diff != "" {
+				t.Errorf("%s changed the invoice (-want +got):\n%s", what, diff)
 			}
 		}
+		pay := func(id string, from int, pos int64) ports.InvoiceUpdate {
+			return ports.InvoiceUpdate{ID: id, FromVersion: from, Version: from + 1, Status: invoice.StatusPaid, UpdatedAt: now, PaidAt: &now, Position: pos}
+		}
+		voidAt := func(id string, from int, pos int64) ports.InvoiceUpdate {
+			reason := "r"
+			return ports.InvoiceUpdate{ID: id, FromVersion: from, Version: from + 1, Status: invoice.StatusVoid, UpdatedAt: now, VoidedAt: &now, VoidReason: &reason, Position: pos}
+		}
 
-		// A batch whose payment cannot apply (its invoice was never
+		// A batch whose update cannot apply (its invoice was never
 		// inserted) rolls back its inserts, leaves the checkpoint, and
 		// names the event.
 		err := m.Project(ctx, "p", 0, 2, ports.InvoiceChanges{
-			Inserts:  []ports.InvoiceView{v},
-			Payments: []ports.InvoicePayment{{ID: uuid.NewString(), FromVersion: 1, Version: 2, PaidAt: now, Position: 2}},
+			Inserts: []ports.InvoiceView{v},
+			Updates: []ports.InvoiceUpdate{pay(uuid.NewString(), 1, 2)},
 		})
-		wantErrAt(err, 2)
+		wantErrAt(t, err, 2)
 		if pos, _ := m.Checkpoint(ctx, "p"); pos != 0 {
 			t.Errorf("checkpoint = %d after a failed batch, want 0", pos)
 		}
@@ -377,37 +527,49 @@ func TestReadModelProjectIsAtomic(t *testing.T) {
 		if _, err := get(w.ID); !errors.Is(err, ports.ErrNotFound) {
 			t.Errorf("a stale projection's row is stored: GetInvoice = %v, want ErrNotFound", err)
 		}
-
-		// Paying a row at the wrong version fails instead of overwriting.
-		err = m.Project(ctx, "p", 1, 2, ports.InvoiceChanges{Payments: []ports.InvoicePayment{{ID: v.ID, FromVersion: 2, Version: 3, PaidAt: now, Position: 2}}})
-		if err == nil {
-			t.Error("a payment at the wrong version succeeded")
-		}
-		wantErrAt(err, 2)
-		if pos, _ := m.Checkpoint(ctx, "p"); pos != 1 {
-			t.Errorf("checkpoint = %d, want 1", pos)
-		}
-		if got, err := get(v.ID); err != nil || !cmp.Equal(got, v) {
-			t.Errorf("invoice after a refused payment = %+v, %v; want it unchanged %+v", got, err, v)
-		}
-
-		// One payment that cannot apply fails the whole batch: the other,
-		// matching one is not stored either.
 		if err := m.Project(ctx, "p", 1, 2, ports.InvoiceChanges{Inserts: []ports.InvoiceView{w}}); err != nil {
 			t.Fatal(err)
 		}
-		err = m.Project(ctx, "p", 2, 4, ports.InvoiceChanges{Payments: []ports.InvoicePayment{
-			{ID: v.ID, FromVersion: 1, Version: 2, PaidAt: now, Position: 3},
-			{ID: w.ID, FromVersion: 4, Version: 5, PaidAt: now, Position: 4},
-		}})
-		wantErrAt(err, 4)
-		if pos, _ := m.Checkpoint(ctx, "p"); pos != 2 {
-			t.Errorf("checkpoint = %d, want 2", pos)
+
+		// Updating a row that is not at the update's FromVersion fails
+		// instead of overwriting, names the event, and stores nothing of
+		// the batch: the other, matching update neither.
+		tests := []struct {
+			name    string
+			updates []ports.InvoiceUpdate
+			wantPos int64
+		}{
+			{"pay at a later version", []ports.InvoiceUpdate{pay(v.ID, 2, 3)}, 3},
+			{"void at a later version", []ports.InvoiceUpdate{voidAt(v.ID, 3, 3)}, 3},
+			{"void of a missing row", []ports.InvoiceUpdate{voidAt(uuid.NewString(), 1, 3)}, 3},
+			// The row is at the version the update would leave it at:
+			// already applied, yet not at FromVersion.
+			{"pay at an earlier version", []ports.InvoiceUpdate{pay(v.ID, 0, 3)}, 3},
+			{"second of two", []ports.InvoiceUpdate{pay(v.ID, 1, 3), voidAt(w.ID, 4, 4)}, 4},
+			{"first of two", []ports.InvoiceUpdate{voidAt(v.ID, 2, 3), pay(w.ID, 1, 4)}, 3},
 		}
-		if got, err := get(v.ID); err != nil || !cmp.Equal(got, v) {
-			t.Errorf("invoice paid by a failed batch = %+v, %v; want it unchanged %+v", got, err, v)
+		for _, tt := range tests {
+			err := m.Project(ctx, "p", 2, 4, ports.InvoiceChanges{Updates: tt.updates})
+			if err == nil {
+				t.Errorf("%s: Project succeeded", tt.name)
+				continue
+			}
+			wantErrAt(t, err, tt.wantPos)
+			if pos, _ := m.Checkpoint(ctx, "p"); pos != 2 {
+				t.Errorf("%s: checkpoint = %d, want 2", tt.name, pos)
+			}
+			unchanged(tt.name, v)
+			unchanged(tt.name, w)
 		}
 	})
+}
+
+// wantErrAt fails unless err names the event at position pos.
+func wantErrAt(t *testing.T, err error, pos int64) {
+	t.Helper()
+	if want := fmt.Sprintf("event at position %d", pos); err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("err = %v, want one naming %q", err, want)
+	}
 }
 
 // TestConcurrentMigrations: instances starting together on an empty
@@ -428,7 +590,7 @@ func TestConcurrentMigrations(t *testing.T) {
 					return
 				}
 				defer closeDB(t, edb)
-				s, err := store.NewEventStore(ctx, e.Store, edb, events)
+				s, err := store.NewEventStore(ctx, e.Store, edb, events, storetest.Defaults)
 				if err == nil {
 					s.Close()
 				}
@@ -465,7 +627,7 @@ func TestEventStoreKeepsSchemaVersions(t *testing.T) {
 		open := func() ports.EventStore {
 			db := storetest.Must(store.Open(ctx, e.Store, cfg))(t)
 			t.Cleanup(func() { closeDB(t, db) })
-			s := storetest.Must(store.NewEventStore(ctx, e.Store, db, cfg))(t)
+			s := storetest.Must(store.NewEventStore(ctx, e.Store, db, cfg, storetest.Defaults))(t)
 			t.Cleanup(s.Close)
 			return s
 		}
@@ -491,4 +653,41 @@ func TestEventStoreKeepsSchemaVersions(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestEventStoreRecordsTheLegacyCurrencyOnce: the currency of invoices
+// stored before invoices had one is whatever the first migration was told;
+// a later start with another DEFAULT_CURRENCY does not change what old
+// invoices were issued in.
+func TestEventStoreRecordsTheLegacyCurrencyOnce(t *testing.T) {
+	tests := []struct{ first, later string }{
+		{"EUR", "JPY"},
+		{"JPY", "EUR"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.first+" then "+tt.later, func(t *testing.T) {
+			storetest.ForEach(t, func(t *testing.T, e storetest.Engine) {
+				ctx := context.Background()
+				cfg := e.Database(t, "events")
+				open := func(legacy string) ports.RecordedDefaults {
+					t.Helper()
+					db := storetest.Must(store.Open(ctx, e.Store, cfg))(t)
+					defer closeDB(t, db)
+					s := storetest.Must(store.NewEventStore(ctx, e.Store, db, cfg, ports.RecordedDefaults{LegacyCurrency: legacy}))(t)
+					defer s.Close()
+					if _, err := s.Append(ctx, uuid.NewString(), 0, newEvents("a"), ports.Metadata{}); err != nil {
+						t.Fatal(err)
+					}
+					return s.Recorded()
+				}
+				want := ports.RecordedDefaults{LegacyCurrency: tt.first}
+				if got := open(tt.first); got != want {
+					t.Errorf("first open with %s: Recorded() = %+v, want %+v", tt.first, got, want)
+				}
+				if got := open(tt.later); got != want {
+					t.Errorf("reopened with %s: Recorded() = %+v, want %+v", tt.later, got, want)
+				}
+			})
+		})
+	}
 }

@@ -23,7 +23,12 @@ import (
 	"invoices/adapters/store/postgres"
 	"invoices/adapters/store/sqlite"
 	"invoices/config"
+	"invoices/ports"
 )
+
+// Defaults are the event store defaults tests record: their invoices
+// created before currencies are in EUR.
+var Defaults = ports.RecordedDefaults{LegacyCurrency: "EUR"}
 
 // EnvVar names the admin URL of the PostgreSQL server used by tests.
 const EnvVar = "TEST_POSTGRES_URL"
@@ -141,7 +146,7 @@ func (e Engine) OpenEventStore(t testing.TB) *store.EventStore {
 	ctx := context.Background()
 	db := Must(store.Open(ctx, e.Store, cfg))(t)
 	t.Cleanup(func() { closeDB(t, db) })
-	s := Must(store.NewEventStore(ctx, e.Store, db, cfg))(t)
+	s := Must(store.NewEventStore(ctx, e.Store, db, cfg, Defaults))(t)
 	t.Cleanup(s.Close) // before the database closes
 	return s
 }

@@ -2,7 +2,6 @@ package storetest_test
 
 import (
 	"context"
-	"encoding/json"
 	"testing"
 	"time"
 
@@ -12,28 +11,21 @@ import (
 
 	"invoices/adapters/store/storetest"
 	"invoices/app/projection"
-	"invoices/domain/event"
 	"invoices/domain/invoice"
 	"invoices/ports"
 )
 
-// createdPayload is a valid invoice.created payload for invoice id.
-func createdPayload(t testing.TB, id string) []byte {
+// createdEvent is a valid invoice.created event for invoice id, as the
+// command side stores it.
+func createdEvent(t testing.TB, id string) ports.NewEvent {
 	t.Helper()
-	data, err := json.Marshal(invoice.Created{InvoiceID: id, CustomerID: "cus", Amount: 100, CreatedAt: time.Now().UTC().Truncate(time.Microsecond)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return data
+	created := invoice.Created{InvoiceID: id, CustomerID: "cus", Amount: 100, Currency: eur, CreatedAt: time.Now().UTC().Truncate(time.Microsecond)}
+	return storetest.MustEncode(t, storetest.Codec(t), created)[0]
 }
 
 func newProjector(t testing.TB, s ports.EventStore, m ports.ProjectionStore) *projection.Projector {
 	t.Helper()
-	codec, err := event.NewRegistry(invoice.Events()...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return projection.New(s, m, codec, zap.NewNop(), projection.Options{BatchSize: 100, PollInterval: time.Hour})
+	return projection.New(s, m, storetest.Codec(t), zap.NewNop(), projection.Options{BatchSize: 100, PollInterval: time.Hour})
 }
 
 // TestProjectorNeverSkipsAnOutOfOrderCommit is the regression test for the
@@ -70,16 +62,17 @@ func TestProjectorNeverSkipsAnOutOfOrderCommit(t *testing.T) {
 		if err := txA.Raw(`UPDATE event_store_head SET position = position + 1 WHERE id = 1 RETURNING position`).Row().Scan(&posA); err != nil {
 			t.Fatalf("writer A: advance head: %v", err)
 		}
-		err := txA.Exec(`INSERT INTO events (position, event_id, stream_id, version, type, data, metadata, recorded_at)
-			VALUES (?, ?, ?, 1, ?, ?, '{}', ?)`,
-			posA, uuid.NewString(), streamA, invoice.CreatedEventName, string(createdPayload(t, streamA)), time.Now().UTC()).Error
+		evA := createdEvent(t, streamA)
+		err := txA.Exec(`INSERT INTO events (position, event_id, stream_id, version, type, schema_version, data, metadata, recorded_at)
+			VALUES (?, ?, ?, 1, ?, ?, ?, '{}', ?)`,
+			posA, evA.ID, streamA, evA.Type, evA.SchemaVersion, string(evA.Data), time.Now().UTC()).Error
 		if err != nil {
 			t.Fatalf("writer A: insert event: %v", err)
 		}
 
 		// Writer B tries to append and commit meanwhile.
 		bDone := make(chan error, 1)
-		evB := []ports.NewEvent{{ID: uuid.NewString(), Type: invoice.CreatedEventName, Data: createdPayload(t, streamB)}}
+		evB := []ports.NewEvent{createdEvent(t, streamB)}
 		go func() {
 			_, err := s.Append(ctx, streamB, 0, evB, ports.Metadata{})
 			bDone <- err

@@ -47,7 +47,7 @@ func benchProject(b *testing.B, e storetest.Engine, pay bool) {
 	pos := storetest.Must(m.Checkpoint(ctx, projectBenchName))(b)
 	created := time.Date(2026, 3, 14, 9, 26, 53, 589793000, time.UTC)
 	views := make([]ports.InvoiceView, projectBenchBatch)
-	payments := make([]ports.InvoicePayment, projectBenchBatch)
+	payments := make([]ports.InvoiceUpdate, projectBenchBatch)
 	// project applies c as the batch after pos.
 	project := func(c ports.InvoiceChanges) {
 		from := pos
@@ -65,18 +65,19 @@ func benchProject(b *testing.B, e storetest.Engine, pay bool) {
 			at := created.Add(time.Duration(seq) * time.Millisecond)
 			views[i] = ports.InvoiceView{
 				ID: uuid.NewString(), CustomerID: fmt.Sprintf("cus_%06d", seq%1_000_000),
-				Amount: invoice.Amount(1999 + i), Status: invoice.StatusPending,
+				Amount: invoice.Amount(1999 + i), Currency: eur, Status: invoice.StatusPending,
 				Version: 1, Seq: seq, CreatedAt: at, UpdatedAt: at,
 			}
-			payments[i] = ports.InvoicePayment{ID: views[i].ID, FromVersion: 1, Version: 2,
-				PaidAt: at.Add(5 * time.Minute), Position: seq + projectBenchBatch}
+			paid := at.Add(5 * time.Minute)
+			payments[i] = ports.InvoiceUpdate{ID: views[i].ID, FromVersion: 1, Version: 2, Status: invoice.StatusPaid,
+				UpdatedAt: paid, PaidAt: &paid, Position: seq + projectBenchBatch}
 		}
 		if pay {
 			project(ports.InvoiceChanges{Inserts: views})
 		}
 		b.StartTimer()
 		if pay {
-			project(ports.InvoiceChanges{Payments: payments})
+			project(ports.InvoiceChanges{Updates: payments})
 		} else {
 			project(ports.InvoiceChanges{Inserts: views})
 		}

@@ -66,7 +66,7 @@ func seedReadModel(b *testing.B, m ports.ProjectionStore, n int) []string {
 	for i := range n {
 		ids[i] = fmt.Sprintf("0b6f1d4e-8a63-4b8c-9e57-%012d", i)
 		at := created.Add(time.Duration(i) * time.Millisecond)
-		views[i] = ports.InvoiceView{ID: ids[i], CustomerID: fmt.Sprintf("cus_%06d", i), Amount: invoice.Amount(1999 + i),
+		views[i] = ports.InvoiceView{ID: ids[i], CustomerID: fmt.Sprintf("cus_%06d", i), Amount: invoice.Amount(1999 + i), Currency: eur,
 			Status: invoice.StatusPending, Version: 1, Seq: int64(i + 1), CreatedAt: at, UpdatedAt: at}
 		if i%2 == 1 {
 			paid := at.Add(time.Minute)
