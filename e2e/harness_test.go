@@ -331,6 +331,7 @@ type invoiceBody struct {
 	ID         string      `json:"id"`
 	CustomerID string      `json:"customerId"`
 	Amount     json.Number `json:"amount"`
+	Currency   string      `json:"currency"`
 	Status     string      `json:"status"`
 	Version    int         `json:"version"`
 	PaidAt     *time.Time  `json:"paidAt"`

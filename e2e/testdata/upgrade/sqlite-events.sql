@@ -1,0 +1,14 @@
+PRAGMA foreign_keys=OFF;
+BEGIN TRANSACTION;
+CREATE TABLE `events` (`position` integer,`event_id` text NOT NULL,`stream_id` text NOT NULL,`version` integer NOT NULL,`type` text NOT NULL,`data` text NOT NULL,`metadata` text NOT NULL,`recorded_at` datetime NOT NULL,PRIMARY KEY (`position`));
+INSERT INTO events VALUES(1,'c35f41dc-3115-4a40-8d73-4c49c5fe6c5e','055964de-2a3a-4a98-b085-9f1bb8dbb31d',1,'invoice.created','{"invoiceId":"055964de-2a3a-4a98-b085-9f1bb8dbb31d","customerId":"cus_a","amount":19.99,"createdAt":"2026-12-02T01:03:08.148231Z"}','{"correlationId":"c5223028-277f-4917-930f-36da50826989","causationId":"CreateInvoice"}','2026-12-02 01:03:08.148343+00:00');
+INSERT INTO events VALUES(2,'5d327a4a-843a-40a6-abb0-1540bbd0be62','8453e699-02ba-40eb-957d-164e372dad98',1,'invoice.created','{"invoiceId":"8453e699-02ba-40eb-957d-164e372dad98","customerId":"cus_b","amount":20.00,"createdAt":"2026-12-02T01:03:08.171174Z"}','{"correlationId":"06324db3-de7e-45e7-9a8b-ce59c5ea2d1e","causationId":"CreateInvoice"}','2026-12-02 01:03:08.171227+00:00');
+INSERT INTO events VALUES(3,'00ff913e-54d9-4a5f-a431-f1b165381747','b3434ef6-c6e7-42e3-a7d0-824d90d130d7',1,'invoice.created','{"invoiceId":"b3434ef6-c6e7-42e3-a7d0-824d90d130d7","customerId":"cus_a","amount":0.01,"createdAt":"2026-12-02T01:03:08.194554Z"}','{"correlationId":"bebdf6de-f77a-400b-abda-22891d713b29","causationId":"CreateInvoice"}','2026-12-02 01:03:08.194688+00:00');
+INSERT INTO events VALUES(4,'75b3b794-44e3-404d-a57a-9f415d005685','e626950b-0a40-4f63-8a7b-344ad0b3ba92',1,'invoice.created','{"invoiceId":"e626950b-0a40-4f63-8a7b-344ad0b3ba92","customerId":"cus_c","amount":999999999999.99,"createdAt":"2026-12-02T01:03:08.225776Z"}','{"correlationId":"12a84fd3-a0cc-47d7-8721-b24da3d61f5f","causationId":"CreateInvoice"}','2026-12-02 01:03:08.225821+00:00');
+INSERT INTO events VALUES(5,'c4e55ddd-225c-4794-bcfc-442897659af9','055964de-2a3a-4a98-b085-9f1bb8dbb31d',2,'invoice.paid','{"invoiceId":"055964de-2a3a-4a98-b085-9f1bb8dbb31d","paidAt":"2026-12-02T01:03:08.251093Z"}','{"correlationId":"0e85aa97-31cf-48e1-af89-e35fa269efb0","causationId":"PayInvoice"}','2026-12-02 01:03:08.251128+00:00');
+INSERT INTO events VALUES(6,'83d5d3ea-eb93-437e-830b-5e40837f1a26','e626950b-0a40-4f63-8a7b-344ad0b3ba92',2,'invoice.paid','{"invoiceId":"e626950b-0a40-4f63-8a7b-344ad0b3ba92","paidAt":"2026-12-02T01:03:08.288852Z"}','{"correlationId":"472de325-0731-4783-869e-72b6caa283fa","causationId":"PayInvoice"}','2026-12-02 01:03:08.28889+00:00');
+CREATE TABLE `event_store_head` (`id` integer,`position` integer NOT NULL,PRIMARY KEY (`id`));
+INSERT INTO event_store_head VALUES(1,6);
+CREATE UNIQUE INDEX `events_stream_version` ON `events`(`stream_id`,`version`);
+CREATE UNIQUE INDEX `events_event_id` ON `events`(`event_id`);
+COMMIT;

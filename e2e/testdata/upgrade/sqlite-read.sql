@@ -1,0 +1,11 @@
+PRAGMA foreign_keys=OFF;
+BEGIN TRANSACTION;
+CREATE TABLE `invoices` (`id` text,`seq` integer NOT NULL,`customer_id` text NOT NULL,`amount` text NOT NULL,`status` text NOT NULL,`version` integer NOT NULL,`created_at` datetime NOT NULL,`updated_at` datetime NOT NULL,`paid_at` datetime,PRIMARY KEY (`id`));
+INSERT INTO invoices VALUES('055964de-2a3a-4a98-b085-9f1bb8dbb31d',1,'cus_a','19.99','paid',2,'2026-12-02 01:03:08.148231+00:00','2026-12-02 01:03:08.251093+00:00','2026-12-02 01:03:08.251093+00:00');
+INSERT INTO invoices VALUES('8453e699-02ba-40eb-957d-164e372dad98',2,'cus_b','20.00','pending',1,'2026-12-02 01:03:08.171174+00:00','2026-12-02 01:03:08.171174+00:00',NULL);
+INSERT INTO invoices VALUES('b3434ef6-c6e7-42e3-a7d0-824d90d130d7',3,'cus_a','0.01','pending',1,'2026-12-02 01:03:08.194554+00:00','2026-12-02 01:03:08.194554+00:00',NULL);
+INSERT INTO invoices VALUES('e626950b-0a40-4f63-8a7b-344ad0b3ba92',4,'cus_c','999999999999.99','paid',2,'2026-12-02 01:03:08.225776+00:00','2026-12-02 01:03:08.288852+00:00','2026-12-02 01:03:08.288852+00:00');
+CREATE TABLE `projection_checkpoints` (`name` text,`position` integer NOT NULL,`updated_at` datetime NOT NULL,PRIMARY KEY (`name`));
+INSERT INTO projection_checkpoints VALUES('invoices',6,'2026-12-02 01:03:08.29978812+00:00');
+CREATE UNIQUE INDEX `invoices_seq` ON `invoices`(`seq`);
+COMMIT;
