@@ -34,29 +34,35 @@ type Commands struct {
 	VoidInvoice   command.Handler[command.VoidInvoice]
 }
 
-// Queries are the read-side use cases.
+// Queries are the read-side use cases. GetInvoiceAsOf and InvoiceHistory
+// read the event store, the others the read model.
 type Queries struct {
-	GetInvoice   query.Handler[query.GetInvoice, ports.InvoiceView]
-	ListInvoices query.Handler[query.ListInvoices, query.InvoicePage]
+	GetInvoice     query.Handler[query.GetInvoice, ports.InvoiceView]
+	ListInvoices   query.Handler[query.ListInvoices, query.InvoicePage]
+	GetInvoiceAsOf query.Handler[query.GetInvoiceAsOf, ports.InvoiceView]
+	InvoiceHistory query.Handler[query.InvoiceHistory, query.HistoryPage]
 }
 
 // Params are the dependencies of New.
 type Params struct {
 	fx.In
 
-	Events    ports.EventStore
-	Reader    ports.InvoiceReader
-	Projector *projection.Projector
-	Codec     *event.Registry
-	Config    config.Projection
-	Log       *zap.Logger
-	Clock     command.Clock    `optional:"true"`
-	Recorder  command.Recorder `optional:"true"`
+	Events      ports.EventStore
+	Keys        ports.IdempotencyStore
+	Reader      ports.InvoiceReader
+	Projector   *projection.Projector
+	Codec       *event.Registry
+	Config      config.Projection
+	Idempotency config.Idempotency `optional:"true"`
+	Log         *zap.Logger
+	Clock       command.Clock    `optional:"true"`
+	Recorder    command.Recorder `optional:"true"`
 }
 
-// New wires handlers and decorators. Every command waits for the read model
-// (read your writes) and reports its outcome; pay and void also retry when
-// they lose a concurrency race, deciding again on the state that won.
+// New wires handlers and decorators. Every command is idempotent under an
+// idempotency key, waits for the read model (read your writes) and reports
+// its outcome; pay and void also retry when they lose a concurrency race,
+// deciding again on the state that won.
 func New(p Params) Application {
 	now := p.Clock
 	if now == nil {
@@ -73,15 +79,28 @@ func New(p Params) Application {
 		func() { rec.CommandRetried("PayInvoice") })
 	void := command.RetryOnConflict[command.VoidInvoice](command.NewVoidInvoiceHandler(repo, now), p.Config.PayMaxAttempts,
 		func() { rec.CommandRetried("VoidInvoice") })
+	ttl := p.Idempotency.KeyTTL
+	if ttl <= 0 {
+		ttl = config.DefaultIdempotencyKeyTTL
+	}
+	// Outermost to innermost: report, wait for the read model (a replay
+	// too), replay or record the key's outcome, retry a lost race.
 	return Application{
 		Commands: Commands{
-			CreateInvoice: command.Observe(command.ReadYourWrites(create, p.Projector, timeout, p.Log), "CreateInvoice", rec),
-			PayInvoice:    command.Observe(command.ReadYourWrites(pay, p.Projector, timeout, p.Log), "PayInvoice", rec),
-			VoidInvoice:   command.Observe(command.ReadYourWrites(void, p.Projector, timeout, p.Log), "VoidInvoice", rec),
+			CreateInvoice: command.Observe(command.ReadYourWrites(
+				command.Idempotent(create, "CreateInvoice", true, p.Keys, repo, ttl, now), p.Projector, timeout, p.Log), "CreateInvoice", rec),
+			PayInvoice: command.Observe(command.ReadYourWrites(
+				command.Idempotent(pay, "PayInvoice", false, p.Keys, repo, ttl, now), p.Projector, timeout, p.Log), "PayInvoice", rec),
+			VoidInvoice: command.Observe(command.ReadYourWrites(
+				command.Idempotent(void, "VoidInvoice", false, p.Keys, repo, ttl, now), p.Projector, timeout, p.Log), "VoidInvoice", rec),
 		},
 		Queries: Queries{
 			GetInvoice:   query.NewGetInvoiceHandler(p.Reader),
 			ListInvoices: query.NewListInvoicesHandler(p.Reader),
+			// As-of times are checked against the wall clock, which stamps
+			// events' recorded times, not against the commands' Clock.
+			GetInvoiceAsOf: query.NewGetInvoiceAsOfHandler(p.Events, p.Codec, time.Now),
+			InvoiceHistory: query.NewInvoiceHistoryHandler(p.Events, p.Codec),
 		},
 		Health: Health{events: p.Events, reader: p.Reader, projector: p.Projector},
 	}

@@ -6,7 +6,7 @@
 #   BENCH_STORE=postgres|sqlite   (default postgres)
 #   BENCH_PG_URL                  admin URL (default postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable)
 #   BENCH_CLIENTS=32 BENCH_DURATION=10s
-#   BENCH_SCENARIOS               (default create,pay,get,list,mixed,ryw)
+#   BENCH_SCENARIOS               (default create,createkey,pay,get,list,mixed,ryw)
 #   BENCH_INVOICES                invoices appended before the scenarios
 #                                 (default 1000000; PostgreSQL only)
 #   BENCH_PROFILE_DIR             when set, a CPU profile of the service per
@@ -19,7 +19,7 @@ store=${BENCH_STORE:-postgres}
 admin=${BENCH_PG_URL:-postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable}
 clients=${BENCH_CLIENTS:-32}
 duration=${BENCH_DURATION:-10s}
-scenarios=${BENCH_SCENARIOS:-create,pay,get,list,mixed,ryw}
+scenarios=${BENCH_SCENARIOS:-create,createkey,pay,get,list,mixed,ryw}
 profile_dir=${BENCH_PROFILE_DIR:-}
 port=${BENCH_PORT:-3199}
 work=$(mktemp -d)

@@ -32,14 +32,25 @@ const (
 
 // Config is the whole service configuration.
 type Config struct {
-	HTTP       HTTP
-	EventStore Database
-	ReadDB     Database
-	Projection Projection
-	Billing    Billing
-	Log        Log
-	Debug      Debug
+	HTTP        HTTP
+	EventStore  Database
+	ReadDB      Database
+	Projection  Projection
+	Billing     Billing
+	Idempotency Idempotency
+	Log         Log
+	Debug       Debug
 }
+
+// Idempotency configures Idempotency-Key handling.
+type Idempotency struct {
+	// KeyTTL is how long a key's first outcome is replayed; after it the
+	// record is purged and the key may be used again.
+	KeyTTL time.Duration
+}
+
+// DefaultIdempotencyKeyTTL is IDEMPOTENCY_KEY_TTL's default.
+const DefaultIdempotencyKeyTTL = 24 * time.Hour
 
 // Billing configures invoice defaults.
 type Billing struct {
@@ -147,7 +158,8 @@ type raw struct {
 	BatchSize             int           `env:"PROJECTION_BATCH_SIZE" envDefault:"500"`
 	PayMaxAttempts        int           `env:"PAY_MAX_ATTEMPTS" envDefault:"5"`
 
-	DefaultCurrency string `env:"DEFAULT_CURRENCY" envDefault:"EUR"`
+	DefaultCurrency   string        `env:"DEFAULT_CURRENCY" envDefault:"EUR"`
+	IdempotencyKeyTTL time.Duration `env:"IDEMPOTENCY_KEY_TTL" envDefault:"24h"`
 
 	LogLevel  string `env:"LOG_LEVEL" envDefault:"info"`
 	LogFormat string `env:"LOG_FORMAT" envDefault:"auto"`
@@ -218,6 +230,7 @@ func (r raw) build() (Config, error) {
 		{"PROJECTION_POLL_INTERVAL: must be positive", r.PollInterval > 0},
 		{"PROJECTION_BATCH_SIZE: must be between 1 and 10000", r.BatchSize >= 1 && r.BatchSize <= 10000},
 		{"PAY_MAX_ATTEMPTS: must be between 1 and 100", r.PayMaxAttempts >= 1 && r.PayMaxAttempts <= 100},
+		{"IDEMPOTENCY_KEY_TTL: must be between 1m and 720h", r.IdempotencyKeyTTL >= time.Minute && r.IdempotencyKeyTTL <= 720*time.Hour},
 		{"LOG_LEVEL: must be debug, info, warn or error", oneOf(r.LogLevel, "debug", "info", "warn", "error")},
 		{"LOG_FORMAT: must be auto, json or console", oneOf(r.LogFormat, "auto", "json", "console")},
 		// pprof has no authentication and shows the process's internals.
@@ -274,9 +287,10 @@ func (r raw) build() (Config, error) {
 			BatchSize:             r.BatchSize,
 			PayMaxAttempts:        r.PayMaxAttempts,
 		},
-		Billing: Billing{DefaultCurrency: cur},
-		Log:     Log{Level: r.LogLevel, Format: r.LogFormat},
-		Debug:   Debug{Addr: r.DebugAddr},
+		Billing:     Billing{DefaultCurrency: cur},
+		Idempotency: Idempotency{KeyTTL: r.IdempotencyKeyTTL},
+		Log:         Log{Level: r.LogLevel, Format: r.LogFormat},
+		Debug:       Debug{Addr: r.DebugAddr},
 	}, nil
 }
 

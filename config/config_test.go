@@ -28,11 +28,12 @@ func TestDefaults(t *testing.T) {
 			ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 15 * time.Second, WriteTimeout: 30 * time.Second,
 			IdleTimeout: 120 * time.Second, ShutdownTimeout: 15 * time.Second, RequestTimeout: 10 * time.Second,
 		},
-		EventStore: Database{Name: "event store", Driver: SQLite, DSN: "data/events.db", Redacted: "data/events.db", MaxOpenConns: 16, ConnectTimeout: 30 * time.Second},
-		ReadDB:     Database{Name: "read database", Driver: SQLite, DSN: "data/read.db", Redacted: "data/read.db", MaxOpenConns: 16, ConnectTimeout: 30 * time.Second},
-		Projection: Projection{ReadYourWritesTimeout: 5 * time.Second, PollInterval: time.Second, BatchSize: 500, PayMaxAttempts: 5},
-		Billing:    Billing{DefaultCurrency: invoice.MustCurrency("EUR")},
-		Log:        Log{Level: "info", Format: "auto"},
+		EventStore:  Database{Name: "event store", Driver: SQLite, DSN: "data/events.db", Redacted: "data/events.db", MaxOpenConns: 16, ConnectTimeout: 30 * time.Second},
+		ReadDB:      Database{Name: "read database", Driver: SQLite, DSN: "data/read.db", Redacted: "data/read.db", MaxOpenConns: 16, ConnectTimeout: 30 * time.Second},
+		Projection:  Projection{ReadYourWritesTimeout: 5 * time.Second, PollInterval: time.Second, BatchSize: 500, PayMaxAttempts: 5},
+		Billing:     Billing{DefaultCurrency: invoice.MustCurrency("EUR")},
+		Idempotency: Idempotency{KeyTTL: 24 * time.Hour},
+		Log:         Log{Level: "info", Format: "auto"},
 	}
 	if diff := cmp.Diff(want, cfg, currencyOpt); diff != "" {
 		t.Errorf("defaults (-want +got):\n%s", diff)
@@ -103,6 +104,8 @@ func TestErrorsNameTheVariable(t *testing.T) {
 		{"DEBUG_ADDR=6060", "DEBUG_ADDR"},
 		{"DEFAULT_CURRENCY=XAU", "DEFAULT_CURRENCY"},
 		{"DEFAULT_CURRENCY=bogus", "DEFAULT_CURRENCY"},
+		{"IDEMPOTENCY_KEY_TTL=30s", "IDEMPOTENCY_KEY_TTL"},
+		{"IDEMPOTENCY_KEY_TTL=721h", "IDEMPOTENCY_KEY_TTL"},
 	}
 	for i, tt := range tests {
 		// Named by variable, not value: values may hold secrets, and the

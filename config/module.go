@@ -9,6 +9,7 @@ var Module = fx.Module("config",
 		func(c Config) HTTP { return c.HTTP },
 		func(c Config) Projection { return c.Projection },
 		func(c Config) Billing { return c.Billing },
+		func(c Config) Idempotency { return c.Idempotency },
 		func(c Config) Log { return c.Log },
 	),
 )

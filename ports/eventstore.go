@@ -11,6 +11,12 @@ type Metadata struct {
 	CorrelationID string
 	// CausationID names the command that raised the event.
 	CausationID string
+	// IdempotencyKey is the Idempotency-Key of the request, if it had one.
+	IdempotencyKey string
+	// Idempotency, when set, is recorded by Append in the same transaction
+	// as the events (it is not part of the stored metadata): see
+	// IdempotencyRecord.
+	Idempotency *IdempotencyRecord
 }
 
 // NewEvent is an event about to be appended, already serialised.
@@ -88,4 +94,46 @@ type RecordedDefaults struct {
 	// LegacyCurrency is the ISO 4217 code of invoices created before
 	// invoices carried a currency: DEFAULT_CURRENCY when it was recorded.
 	LegacyCurrency string
+}
+
+// IdempotencyRecord is the outcome of the first request made with an
+// idempotency key: which command, on which stream, to which version. The
+// event store records it with the request's events, in their transaction,
+// so no crash or lost acknowledgement can separate the two.
+type IdempotencyRecord struct {
+	// Scope and Key identify it: Scope is the caller (its API key's
+	// digest, or "" without authentication), Key the header's value.
+	Scope, Key string
+	// Fingerprint digests the request (method, path, body): a retry must
+	// be the same request.
+	Fingerprint string
+	// Command names the command that ran.
+	Command string
+	// StreamID, Version and Position are the stream, its version after
+	// the append, and the global position of its last event. Append fills
+	// them in.
+	StreamID string
+	Version  int
+	Position int64
+	// CreatedAt is when it was recorded; ExpiresAt when it lapses, after
+	// which the key may be used again.
+	CreatedAt, ExpiresAt time.Time
+}
+
+// IdempotencyKeyUsedError is Append's error when its Metadata.Idempotency
+// key already has a live record (another request with the key committed
+// first): nothing was appended, and Record is the earlier outcome.
+type IdempotencyKeyUsedError struct {
+	Record IdempotencyRecord
+}
+
+func (e *IdempotencyKeyUsedError) Error() string {
+	return "idempotency key " + e.Record.Key + " was used by an earlier request"
+}
+
+// IdempotencyStore reads the records Append keeps.
+type IdempotencyStore interface {
+	// LookupIdempotency returns the live (unexpired) record of scope and
+	// key, or ErrNotFound.
+	LookupIdempotency(ctx context.Context, scope, key string) (IdempotencyRecord, error)
 }

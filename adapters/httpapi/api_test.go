@@ -58,7 +58,7 @@ func newServer(t testing.TB, e storetest.Engine, opts serverOptions) *testServer
 	// Stop the projector before the databases close (cleanups run LIFO).
 	t.Cleanup(func() { _ = p.Stop(context.Background()) })
 	application := app.New(app.Params{
-		Events: events, Reader: read, Projector: p, Codec: codec, Log: log, Clock: opts.clock,
+		Events: events, Keys: events, Reader: read, Projector: p, Codec: codec, Log: log, Clock: opts.clock,
 		Config: config.Projection{ReadYourWritesTimeout: opts.rywTimeout, PayMaxAttempts: 5},
 	})
 	httpCfg := config.HTTP{MaxBodyBytes: 1 << 20, RequestTimeout: 10 * time.Second}

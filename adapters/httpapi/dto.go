@@ -7,6 +7,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"invoices/app/query"
 	"invoices/domain/invoice"
 	"invoices/ports"
 )
@@ -186,4 +187,46 @@ func appendTime(b []byte, t time.Time) []byte {
 	b = append(b, '"')
 	b = t.AppendFormat(b, time.RFC3339Nano)
 	return append(b, '"')
+}
+
+// InvoiceEventResponse is one event of an invoice's history.
+type InvoiceEventResponse struct {
+	// Position is the event's global position in the event store.
+	Position int64 `json:"position" example:"3"`
+	// ID is the event's unique id.
+	ID string `json:"id" format:"uuid" example:"5d1e7a2c-9b4f-4e3a-8c6d-0f1e2d3c4b5a"`
+	// Version is the invoice version the event made (1 is its creation).
+	Version int `json:"version" example:"1"`
+	// Type is the stable event name: invoice.created, invoice.paid or invoice.voided.
+	Type string `json:"type" example:"invoice.created"`
+	// SchemaVersion is the version of the type's schema the payload is
+	// stored at; payload itself is always in the current one.
+	SchemaVersion int `json:"schemaVersion" example:"1"`
+	// RecordedAt is when the event store appended the event.
+	RecordedAt time.Time `json:"recordedAt" example:"2026-11-25T20:00:00.000000Z"`
+	// Payload is the event's payload in its type's current schema (the
+	// README's event table).
+	Payload  json.RawMessage       `json:"payload" swaggertype:"object"`
+	Metadata EventMetadataResponse `json:"metadata"`
+}
+
+// EventMetadataResponse is what the command that made an event recorded
+// with it.
+type EventMetadataResponse struct {
+	// CorrelationID is the X-Request-ID of the request.
+	CorrelationID string `json:"correlationId" example:"6f1c2a8e-3b7d-4c5e-9f0a-1b2c3d4e5f60"`
+	// CausationID names the command.
+	CausationID string `json:"causationId" example:"CreateInvoice"`
+	// IdempotencyKey is the request's Idempotency-Key; absent without one.
+	IdempotencyKey string `json:"idempotencyKey,omitempty" example:"create-inv-2026-0042"`
+}
+
+func invoiceEventResponse(e query.HistoryEvent) InvoiceEventResponse {
+	return InvoiceEventResponse{
+		Position: e.Position, ID: e.ID, Version: e.Version, Type: e.Type, SchemaVersion: e.SchemaVersion,
+		RecordedAt: e.RecordedAt.UTC(), Payload: e.Payload,
+		Metadata: EventMetadataResponse{
+			CorrelationID: e.Metadata.CorrelationID, CausationID: e.Metadata.CausationID, IdempotencyKey: e.Metadata.IdempotencyKey,
+		},
+	}
 }

@@ -30,6 +30,7 @@ type invoiceHandlers struct {
 	log             *zap.Logger
 	maxBodyBytes    int64
 	defaultCurrency invoice.Currency
+	inFlight        *keysInFlight
 }
 
 // createInvoice godoc
@@ -40,14 +41,20 @@ type invoiceHandlers struct {
 //	@Description	amount is an exact JSON number: > 0, below 1000000000000, with at most the currency's minor-unit decimal places (JPY 0, EUR 2, KWD 3).
 //	@Description	dueDate is optional: YYYY-MM-DD, from the issue date (UTC) to 5 years after it.
 //	@Description	A `Warning` header means the read model had not caught up within READ_YOUR_WRITES_TIMEOUT.
+//	@Description	With an `Idempotency-Key`, a retry of the same request within IDEMPOTENCY_KEY_TTL answers as the first did (201, the invoice as created, `Idempotent-Replayed: true`) and creates nothing.
 //	@Tags			invoices
 //	@Accept			json
 //	@Produce		json
-//	@Param			invoice	body		CreateInvoiceRequest	true	"The invoice to create"
-//	@Success		201		{object}	InvoiceResponse
-//	@Header			201		{string}	Location	"/invoices/{id}"
-//	@Header			201		{string}	Warning		"present only if the read model lagged"
-//	@Failure		400		{object}	Problem	"validation failed or malformed JSON"
+//	@Param			invoice			body		CreateInvoiceRequest	true	"The invoice to create"
+//	@Param			Idempotency-Key	header		string					false	"1 to 255 printable ASCII characters, bare or as a quoted string; makes a retry safe"
+//	@Success		201				{object}	InvoiceResponse
+//	@Header			201				{string}	Location			"/invoices/{id}"
+//	@Header			201				{string}	ETag				"strong entity tag of the created version, such as v1 in quotes"
+//	@Header			201				{string}	Warning				"present only if the read model lagged"
+//	@Header			201				{string}	Idempotent-Replayed	"true when this answers a retry of an earlier request with the same Idempotency-Key"
+//	@Failure		400				{object}	Problem				"validation failed, malformed JSON or a malformed Idempotency-Key"
+//	@Failure		409				{object}	Problem				"a request with this Idempotency-Key is still running (/problems/idempotency-key-in-use)"
+//	@Failure		422				{object}	Problem				"this Idempotency-Key was used for a different request (/problems/idempotency-key-reused)"
 //	@Failure		413		{object}	Problem	"body larger than HTTP_MAX_BODY_BYTES"
 //	@Failure		415		{object}	Problem	"body is not declared as JSON"
 //	@Failure		500		{object}	Problem
@@ -72,7 +79,10 @@ func (h invoiceHandlers) createInvoice(c *gin.Context) {
 	if !res.Projected {
 		c.Header("Warning", lagWarning)
 	}
-	c.Header("Location", "/invoices/"+id)
+	markReplayed(c, res)
+	setETag(c, res.Invoice.Version)
+	// A replay answers with the invoice the first request created.
+	c.Header("Location", "/invoices/"+res.Invoice.ID)
 	writeJSON(c, http.StatusCreated, invoiceJSON(res.Invoice))
 }
 
@@ -146,48 +156,133 @@ func (h invoiceHandlers) listInvoices(c *gin.Context) {
 
 // getInvoice godoc
 //
-//	@Summary	Get an invoice
-//	@Tags		invoices
-//	@Produce	json
-//	@Param		id	path		string	true	"Invoice id"	format(uuid)
-//	@Success	200	{object}	InvoiceResponse
-//	@Failure	400	{object}	Problem	"id is not a UUID"
-//	@Failure	404	{object}	Problem	"no invoice has this id"
-//	@Failure	500	{object}	Problem
-//	@Failure	401	{object}	Problem	"API key missing or wrong (only when API_KEYS is set)"
-//	@Failure	503	{object}	Problem	"a database is unreachable or the request timed out; retry"
-//	@Security	BearerAuth
-//	@Router		/invoices/{id} [get]
+//	@Summary		Get an invoice, now or as it was
+//	@Description	Without parameters, the invoice from the read model: after a 200 or 201 of a change, it shows the change.
+//	@Description	With asOfVersion or asOf (not both), the invoice folded from its events in the event store: as it was at that version, or after the events recorded at or before that time (not in the future). 404 if it had not been created by then or never reached that version.
+//	@Description	The ETag is the strong entity tag of the version shown ("v2" for version 2). If-None-Match with it, or *, answers 304 with no body.
+//	@Tags			invoices
+//	@Produce		json
+//	@Param			id				path		string	true	"Invoice id"	format(uuid)
+//	@Param			asOfVersion		query		int		false	"The invoice at this version (not with asOf)"	minimum(1)
+//	@Param			asOf			query		string	false	"The invoice as of this RFC 3339 time, at most now (not with asOfVersion)"	format(date-time)
+//	@Param			If-None-Match	header		string	false	"ETags the client holds, comma-separated, or *: 304 if one is the shown version's"
+//	@Success		200				{object}	InvoiceResponse
+//	@Header			200				{string}	ETag	"strong entity tag of the version shown: "v<version>", quotes included, such as "v2" for version 2"
+//	@Success		304				"Not modified: the If-None-Match tag is the version's; no body"
+//	@Header			304				{string}	ETag	"strong entity tag of the version: "v<version>", quotes included, such as "v2" for version 2"
+//	@Failure		400				{object}	Problem	"id is not a UUID; asOfVersion below 1; asOf not RFC 3339 or in the future; both; an unknown query parameter; a malformed If-None-Match"
+//	@Failure		404				{object}	Problem	"no invoice has this id, or it had no such version (not created by that time, or not at that version yet)"
+//	@Failure		500				{object}	Problem
+//	@Failure		401				{object}	Problem	"API key missing or wrong (only when API_KEYS is set)"
+//	@Failure		503				{object}	Problem	"a database is unreachable or the request timed out; retry"
+//	@Security		BearerAuth
+//	@Router			/invoices/{id} [get]
 func (h invoiceHandlers) getInvoice(c *gin.Context) {
 	id, err := invoiceID(c)
 	if err != nil {
 		writeError(c, h.log, err)
 		return
 	}
-	v, err := h.app.Queries.GetInvoice.Handle(c.Request.Context(), query.GetInvoice{ID: id})
+	asOf, err := asOfQuery(c, id)
 	if err != nil {
 		writeError(c, h.log, err)
 		return
 	}
+	noneMatch, err := parseIfNoneMatch(c)
+	if err != nil {
+		writeError(c, h.log, err)
+		return
+	}
+	var v ports.InvoiceView
+	if asOf.Version != 0 || !asOf.At.IsZero() {
+		v, err = h.app.Queries.GetInvoiceAsOf.Handle(c.Request.Context(), asOf)
+	} else {
+		v, err = h.app.Queries.GetInvoice.Handle(c.Request.Context(), query.GetInvoice{ID: id})
+	}
+	if err != nil {
+		writeError(c, h.log, err)
+		return
+	}
+	setETag(c, v.Version)
+	if noneMatch.matches(v.Version) {
+		c.Status(http.StatusNotModified)
+		return
+	}
 	writeJSON(c, http.StatusOK, invoiceJSON(v))
+}
+
+// asOfParams are GET /invoices/{id}'s parameters.
+var asOfParams = []string{"asOfVersion", "asOf"}
+
+// asOfQuery reads asOfVersion and asOf, one validation error per bad one.
+// Neither leaves Version and At zero: the current invoice. The query
+// checks the rest (both at once, a time in the future).
+func asOfQuery(c *gin.Context, id string) (query.GetInvoiceAsOf, error) {
+	q := query.GetInvoiceAsOf{ID: id}
+	if err := onlyParams(c, asOfParams); err != nil {
+		return q, err
+	}
+	var errs []error
+	values := c.Request.URL.Query()
+	if s, ok, err := singleParam(values, "asOfVersion"); err != nil {
+		errs = append(errs, err)
+	} else if ok {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 {
+			errs = append(errs, &invoice.ValidationError{Field: "asOfVersion", Reason: "must be an integer of at least 1"})
+		}
+		q.Version = n
+	}
+	if s, ok, err := singleParam(values, "asOf"); err != nil {
+		errs = append(errs, err)
+	} else if ok {
+		t, err := time.Parse(time.RFC3339Nano, s)
+		if err != nil {
+			errs = append(errs, &invoice.ValidationError{Field: "asOf", Reason: "must be an RFC 3339 time such as 2026-11-25T20:00:00Z"})
+		}
+		q.At = t
+	}
+	return q, errors.Join(errs...)
+}
+
+// singleParam returns the query parameter name, which may appear at most
+// once and not empty; ok is false when it is absent.
+func singleParam(values url.Values, name string) (v string, ok bool, err error) {
+	vs, present := values[name]
+	switch {
+	case !present:
+		return "", false, nil
+	case len(vs) > 1:
+		return "", false, &invoice.ValidationError{Field: name, Reason: "must appear at most once"}
+	case vs[0] == "":
+		return "", false, &invoice.ValidationError{Field: name, Reason: "must not be empty"}
+	}
+	return vs[0], true, nil
 }
 
 // payInvoice godoc
 //
 //	@Summary		Pay an invoice
 //	@Description	Marks a pending invoice paid. Concurrent pays of one invoice are serialised: exactly one succeeds, the others get 409.
+//	@Description	With If-Match (the ETag of a GET, such as "v1"), the pay is conditional: if the invoice is at another version, or another change is stored first, the answer is 412 and nothing changes; it is never retried for you. If-Match: * only requires the invoice to exist.
 //	@Description	PATCH is accepted too, as the original API used it. Any request body is ignored.
 //	@Tags			invoices
 //	@Produce		json
-//	@Param			id	path		string	true	"Invoice id"	format(uuid)
-//	@Success		200	{object}	InvoiceResponse
-//	@Header			200	{string}	Warning	"present only if the read model lagged"
-//	@Failure		400	{object}	Problem	"id is not a UUID"
-//	@Failure		404	{object}	Problem	"no invoice has this id"
-//	@Failure		409	{object}	Problem	"already paid"
-//	@Failure		500	{object}	Problem
-//	@Failure		401	{object}	Problem	"API key missing or wrong (only when API_KEYS is set)"
-//	@Failure		503	{object}	Problem	"a database is unreachable or the request timed out; retry"
+//	@Param			id			path		string	true	"Invoice id"	format(uuid)
+//	@Param			If-Match	header		string	false	"Pay only if the invoice is at this ETag's version (one version, or *)"
+//	@Param			Idempotency-Key	header	string	false	"1 to 255 printable ASCII characters, bare or as a quoted string; a retry of the same request answers as the first did"
+//	@Success		200			{object}	InvoiceResponse
+//	@Header			200			{string}	ETag	"strong entity tag of the paid version: "v<version>", quotes included, such as "v2" for version 2"
+//	@Header			200			{string}	Warning	"present only if the read model lagged"
+//	@Header			200			{string}	Idempotent-Replayed	"true when this answers a retry of an earlier request with the same Idempotency-Key"
+//	@Failure		422			{object}	Problem	"this Idempotency-Key was used for a different request (/problems/idempotency-key-reused)"
+//	@Failure		400			{object}	Problem	"id is not a UUID, or If-Match is malformed or names more than one version"
+//	@Failure		404			{object}	Problem	"no invoice has this id"
+//	@Failure		409			{object}	Problem	"already paid (/problems/already-paid) or void (/problems/invoice-void), or a request with this Idempotency-Key is still running (/problems/idempotency-key-in-use)"
+//	@Failure		412			{object}	Problem	"If-Match does not name the invoice's current version (/problems/precondition-failed)"
+//	@Failure		500			{object}	Problem
+//	@Failure		401			{object}	Problem	"API key missing or wrong (only when API_KEYS is set)"
+//	@Failure		503			{object}	Problem	"a database is unreachable or the request timed out; retry"
 //	@Security		BearerAuth
 //	@Router			/invoices/{id}/pay [post]
 //	@Router			/invoices/{id}/pay [patch]
@@ -197,15 +292,17 @@ func (h invoiceHandlers) payInvoice(c *gin.Context) {
 		writeError(c, h.log, err)
 		return
 	}
-	res, err := h.app.Commands.PayInvoice.Handle(c.Request.Context(), command.PayInvoice{ID: id})
+	ifVersion, err := ifMatch(c)
 	if err != nil {
 		writeError(c, h.log, err)
 		return
 	}
-	if !res.Projected {
-		c.Header("Warning", lagWarning)
+	res, err := h.app.Commands.PayInvoice.Handle(c.Request.Context(), command.PayInvoice{ID: id, IfVersion: ifVersion})
+	if err != nil {
+		writeError(c, h.log, err)
+		return
 	}
-	writeJSON(c, http.StatusOK, invoiceJSON(res.Invoice))
+	h.writeChanged(c, res)
 }
 
 // voidInvoice godoc
@@ -213,25 +310,37 @@ func (h invoiceHandlers) payInvoice(c *gin.Context) {
 //	@Summary		Void an invoice
 //	@Description	Cancels a pending invoice, for one issued in error. A void invoice cannot be paid; a paid one cannot be voided.
 //	@Description	The body is optional: {"reason": "…"}, at most 500 characters. Pay and void racing on one invoice: exactly one wins, the other gets 409.
+//	@Description	With If-Match (the ETag of a GET, such as "v1"), the void is conditional, as a pay is: 412 if the invoice is at another version.
 //	@Tags			invoices
 //	@Accept			json
 //	@Produce		json
-//	@Param			id		path		string				true	"Invoice id"	format(uuid)
-//	@Param			void	body		VoidInvoiceRequest	false	"Why the invoice is voided"
-//	@Success		200		{object}	InvoiceResponse
-//	@Header			200		{string}	Warning	"present only if the read model lagged"
-//	@Failure		400		{object}	Problem	"id is not a UUID, or the body or reason is invalid"
-//	@Failure		404		{object}	Problem	"no invoice has this id"
-//	@Failure		409		{object}	Problem	"already paid (/problems/already-paid) or already void (/problems/already-void)"
-//	@Failure		413		{object}	Problem	"body larger than HTTP_MAX_BODY_BYTES"
-//	@Failure		415		{object}	Problem	"a body that is not declared as JSON"
-//	@Failure		500		{object}	Problem
-//	@Failure		401		{object}	Problem	"API key missing or wrong (only when API_KEYS is set)"
-//	@Failure		503		{object}	Problem	"a database is unreachable or the request timed out; retry"
+//	@Param			id			path		string				true	"Invoice id"	format(uuid)
+//	@Param			If-Match	header		string				false	"Void only if the invoice is at this ETag's version (one version, or *)"
+//	@Param			Idempotency-Key	header	string	false	"1 to 255 printable ASCII characters, bare or as a quoted string; a retry of the same request answers as the first did"
+//	@Param			void		body		VoidInvoiceRequest	false	"Why the invoice is voided"
+//	@Success		200			{object}	InvoiceResponse
+//	@Header			200			{string}	ETag	"strong entity tag of the void version: "v<version>", quotes included, such as "v2" for version 2"
+//	@Header			200			{string}	Warning	"present only if the read model lagged"
+//	@Header			200			{string}	Idempotent-Replayed	"true when this answers a retry of an earlier request with the same Idempotency-Key"
+//	@Failure		422			{object}	Problem	"this Idempotency-Key was used for a different request (/problems/idempotency-key-reused)"
+//	@Failure		400			{object}	Problem	"id is not a UUID, the body or reason is invalid, or If-Match is malformed or names more than one version"
+//	@Failure		404			{object}	Problem	"no invoice has this id"
+//	@Failure		409			{object}	Problem	"already paid (/problems/already-paid) or already void (/problems/already-void), or a request with this Idempotency-Key is still running (/problems/idempotency-key-in-use)"
+//	@Failure		412			{object}	Problem	"If-Match does not name the invoice's current version (/problems/precondition-failed)"
+//	@Failure		413			{object}	Problem	"body larger than HTTP_MAX_BODY_BYTES"
+//	@Failure		415			{object}	Problem	"a body that is not declared as JSON"
+//	@Failure		500			{object}	Problem
+//	@Failure		401			{object}	Problem	"API key missing or wrong (only when API_KEYS is set)"
+//	@Failure		503			{object}	Problem	"a database is unreachable or the request timed out; retry"
 //	@Security		BearerAuth
 //	@Router			/invoices/{id}/void [post]
 func (h invoiceHandlers) voidInvoice(c *gin.Context) {
 	id, err := invoiceID(c)
+	if err != nil {
+		writeError(c, h.log, err)
+		return
+	}
+	ifVersion, err := ifMatch(c)
 	if err != nil {
 		writeError(c, h.log, err)
 		return
@@ -241,14 +350,22 @@ func (h invoiceHandlers) voidInvoice(c *gin.Context) {
 		writeError(c, h.log, err)
 		return
 	}
-	res, err := h.app.Commands.VoidInvoice.Handle(c.Request.Context(), command.VoidInvoice{ID: id, Reason: reason})
+	res, err := h.app.Commands.VoidInvoice.Handle(c.Request.Context(), command.VoidInvoice{ID: id, Reason: reason, IfVersion: ifVersion})
 	if err != nil {
 		writeError(c, h.log, err)
 		return
 	}
+	h.writeChanged(c, res)
+}
+
+// writeChanged answers a pay or void with the invoice it left, its ETag,
+// and the headers that say how it was answered.
+func (h invoiceHandlers) writeChanged(c *gin.Context, res command.Result) {
 	if !res.Projected {
 		c.Header("Warning", lagWarning)
 	}
+	markReplayed(c, res)
+	setETag(c, res.Invoice.Version)
 	writeJSON(c, http.StatusOK, invoiceJSON(res.Invoice))
 }
 

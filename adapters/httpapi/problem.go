@@ -35,18 +35,22 @@ type FieldError struct {
 
 // Problem types. They are stable identifiers, documented in the README.
 const (
-	typeValidation       = "/problems/validation"
-	typeMalformed        = "/problems/malformed-request"
-	typeNotFound         = "/problems/not-found"
-	typeAlreadyPaid      = "/problems/already-paid"
-	typeAlreadyVoid      = "/problems/already-void"
-	typeInvoiceVoid      = "/problems/invoice-void"
-	typeConflict         = "/problems/conflict"
-	typeTooLarge         = "/problems/payload-too-large"
-	typeUnsupportedMedia = "/problems/unsupported-media-type"
-	typeMethodNotAllowed = "/problems/method-not-allowed"
-	typeUnavailable      = "/problems/unavailable"
-	typeInternal         = "/problems/internal"
+	typeValidation         = "/problems/validation"
+	typeMalformed          = "/problems/malformed-request"
+	typeNotFound           = "/problems/not-found"
+	typeAlreadyPaid        = "/problems/already-paid"
+	typeAlreadyVoid        = "/problems/already-void"
+	typeInvoiceVoid        = "/problems/invoice-void"
+	typeConflict           = "/problems/conflict"
+	typePreconditionFailed = "/problems/precondition-failed"
+
+	typeIdempotencyKeyInUse  = "/problems/idempotency-key-in-use"
+	typeIdempotencyKeyReused = "/problems/idempotency-key-reused"
+	typeTooLarge             = "/problems/payload-too-large"
+	typeUnsupportedMedia     = "/problems/unsupported-media-type"
+	typeMethodNotAllowed     = "/problems/method-not-allowed"
+	typeUnavailable          = "/problems/unavailable"
+	typeInternal             = "/problems/internal"
 )
 
 // problemError is an error that already knows its HTTP answer; request
@@ -108,8 +112,14 @@ var classProblems = map[outcome.Class]Problem{
 	outcome.InvoiceVoid: {Type: typeInvoiceVoid, Title: "Invoice is void", Status: http.StatusConflict, Detail: "the invoice is void and cannot be paid"},
 	outcome.Conflict: {Type: typeConflict, Title: "Conflict", Status: http.StatusConflict,
 		Detail: "the invoice was changed concurrently; retry the request"},
+	outcome.NoSuchVersion: {Type: typeNotFound, Title: "Not found", Status: http.StatusNotFound,
+		Detail: "the invoice had no such version: it was not created by that time, or has not reached that version"},
+	outcome.PreconditionFailed: {Type: typePreconditionFailed, Title: "Precondition failed", Status: http.StatusPreconditionFailed,
+		Detail: "the invoice is not at the version If-Match names, so nothing was changed; GET it for its current version and ETag, and decide again"},
 	outcome.Unavailable: {Type: typeUnavailable, Title: "Service unavailable", Status: http.StatusServiceUnavailable,
 		Detail: "a database is unreachable; retry shortly"},
+	outcome.IdempotencyKeyReused: {Type: typeIdempotencyKeyReused, Title: "Idempotency key reused", Status: http.StatusUnprocessableEntity,
+		Detail: "this Idempotency-Key was first used for a different request; use a new key for a new request"},
 	outcome.Rebuilding: {Type: typeUnavailable, Title: "Service unavailable", Status: http.StatusServiceUnavailable,
 		Detail: "the read model is being rebuilt for this release; retry shortly"},
 	outcome.Interrupted: {Type: typeUnavailable, Title: "Service unavailable", Status: http.StatusServiceUnavailable,

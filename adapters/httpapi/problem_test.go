@@ -76,6 +76,22 @@ func TestOneClassFeedsLabelAndProblem(t *testing.T) {
 				Detail: "the invoice was changed concurrently; retry the request"},
 		},
 		{
+			name:      "no such version",
+			err:       fmt.Errorf("invoice inv-1 as of version 3: %w", ports.ErrNoSuchVersion),
+			wantClass: outcome.NoSuchVersion,
+			wantLabel: "not_found",
+			want: Problem{Type: "/problems/not-found", Title: "Not found", Status: http.StatusNotFound,
+				Detail: "the invoice had no such version: it was not created by that time, or has not reached that version"},
+		},
+		{
+			name:      "precondition failed",
+			err:       fmt.Errorf("pay invoice inv-1: %w", ports.ErrPreconditionFailed),
+			wantClass: outcome.PreconditionFailed,
+			wantLabel: "precondition_failed",
+			want: Problem{Type: "/problems/precondition-failed", Title: "Precondition failed", Status: http.StatusPreconditionFailed,
+				Detail: "the invoice is not at the version If-Match names, so nothing was changed; GET it for its current version and ETag, and decide again"},
+		},
+		{
 			name:      "unavailable",
 			err:       fmt.Errorf("%w: connection refused", ports.ErrUnavailable),
 			wantClass: outcome.Unavailable,

@@ -9,15 +9,12 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
-	ginSwagger "github.com/swaggo/gin-swagger"
-	"github.com/swaggo/swag"
 	"go.uber.org/fx"
 	"go.uber.org/zap"
 
 	"invoices/app"
 	"invoices/app/command"
 	"invoices/config"
-	"invoices/docs" // registers the generated OpenAPI document with swag
 )
 
 const requestIDKey = "request_id"
@@ -61,28 +58,23 @@ func NewEngine(p EngineParams) *gin.Engine {
 		e.GET("/metrics", serveMetrics(p.Metrics.Handler()))
 	}
 
-	h := invoiceHandlers{app: application, log: log, maxBodyBytes: cfg.MaxBodyBytes, defaultCurrency: p.Billing.DefaultCurrency}
+	h := invoiceHandlers{app: application, log: log, maxBodyBytes: cfg.MaxBodyBytes, defaultCurrency: p.Billing.DefaultCurrency,
+		inFlight: newKeysInFlight()}
 	inv := e.Group("/invoices")
 	if len(cfg.APIKeys) > 0 {
 		inv.Use(requireAPIKey(cfg.APIKeys))
 	}
-	inv.POST("", h.createInvoice)
+	inv.POST("", h.idempotent(h.createInvoice))
 	inv.GET("", h.listInvoices)
 	inv.GET("/:id", h.getInvoice)
-	inv.POST("/:id/pay", h.payInvoice)
-	inv.PATCH("/:id/pay", h.payInvoice)
-	inv.POST("/:id/void", h.voidInvoice)
+	inv.GET("/:id/events", h.invoiceHistory)
+	inv.POST("/:id/pay", h.idempotent(h.payInvoice))
+	inv.PATCH("/:id/pay", h.idempotent(h.payInvoice))
+	inv.POST("/:id/void", h.idempotent(h.voidInvoice))
 
 	e.GET("/api", func(c *gin.Context) { c.Redirect(http.StatusMovedPermanently, "/api/index.html") })
-	e.GET("/api/*any", ginSwagger.WrapHandler(swaggerAssets(), ginSwagger.URL("/api/doc.json")))
-	e.GET("/api-json", func(c *gin.Context) {
-		doc, err := swag.ReadDoc(docs.SwaggerInfo.InstanceName())
-		if err != nil {
-			writeError(c, log, err)
-			return
-		}
-		c.Data(http.StatusOK, "application/json; charset=utf-8", []byte(doc))
-	})
+	e.GET("/api/*any", swaggerUI())
+	e.GET("/api-json", serveOpenAPI)
 
 	e.NoRoute(func(c *gin.Context) {
 		writeProblem(c, Problem{Type: typeNotFound, Title: "Not found", Status: http.StatusNotFound,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/hex"
 	"net/http"
 	"strings"
 	"time"
@@ -18,6 +19,10 @@ const typeUnauthorized = "/problems/unauthorized"
 // "Authorization: Bearer <key>". Keys are compared as SHA-256 digests in
 // constant time, so neither a key's content nor its length leaks through
 // timing, and every configured key is checked on every request.
+// callerKey holds, in a request authenticated with an API key, a digest of
+// that key (see idempotencyScope).
+const callerKey = "caller"
+
 func requireAPIKey(keys []string) gin.HandlerFunc {
 	digests := make([][32]byte, len(keys))
 	for i, k := range keys {
@@ -32,6 +37,9 @@ func requireAPIKey(keys []string) gin.HandlerFunc {
 				match |= subtle.ConstantTimeCompare(got[:], digests[i][:])
 			}
 			if match == 1 {
+				// The caller, for scoping its idempotency keys: a digest,
+				// so the key itself is kept nowhere.
+				c.Set(callerKey, hex.EncodeToString(got[:16]))
 				c.Next()
 				return
 			}

@@ -4,10 +4,45 @@ import (
 	"context"
 	"net/http"
 	"os"
+	"strings"
 
+	"github.com/gin-gonic/gin"
 	swaggerFiles "github.com/swaggo/files/v2"
+	ginSwagger "github.com/swaggo/gin-swagger"
 	"golang.org/x/net/webdav"
+
+	"invoices/docs"
 )
+
+// openAPIPath is where Swagger UI loads the document from.
+const openAPIPath = "/api/doc.json"
+
+// swaggerUI serves Swagger UI under /api/ and, at /api/doc.json, the
+// OpenAPI 3.0 document. gin-swagger would answer doc.json itself with a
+// document registered with swag at init, which only swag's generated Go
+// output does; make docs writes no Go (it converts swag's JSON to OpenAPI
+// 3.0), so the document is answered here, before gin-swagger sees it.
+func swaggerUI() gin.HandlerFunc {
+	ui := ginSwagger.WrapHandler(swaggerAssets(), ginSwagger.URL(openAPIPath))
+	return func(c *gin.Context) {
+		switch p := "/api" + c.Param("any"); {
+		case p == openAPIPath:
+			serveOpenAPI(c)
+		case strings.HasSuffix(p, "/doc.json"):
+			// gin-swagger takes any .../doc.json for its own and would
+			// answer 500 for want of a registered document.
+			c.String(http.StatusNotFound, http.StatusText(http.StatusNotFound))
+		default:
+			ui(c)
+		}
+	}
+}
+
+// serveOpenAPI answers with the embedded OpenAPI 3.0 document
+// (docs/openapi.json).
+func serveOpenAPI(c *gin.Context) {
+	c.Data(http.StatusOK, "application/json; charset=utf-8", docs.OpenAPI)
+}
 
 // swaggerAssets serves Swagger UI's files to gin-swagger from swaggo/files/v2,
 // which embeds them: they stay in the binary and are read when served.

@@ -48,7 +48,7 @@ func New() *Metrics {
 		}, []string{"route", "method"}),
 		commands: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Name: "commands_total",
-			Help: "Commands by name and outcome (ok, validation, not_found, already_paid, already_void, invoice_void, conflict, unavailable, error).",
+			Help: "Commands by name and outcome (ok, validation, not_found, already_paid, already_void, invoice_void, conflict, precondition_failed, idempotency_key_reused, unavailable, error).",
 		}, []string{"command", "outcome"}),
 		commandDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace: namespace, Name: "command_duration_seconds",

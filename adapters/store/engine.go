@@ -9,6 +9,7 @@ package store
 import (
 	"context"
 	"errors"
+	"time"
 
 	"gorm.io/gorm"
 
@@ -34,18 +35,45 @@ type Engine interface {
 	NewWriter(db *gorm.DB) (Writer, error)
 }
 
-// PlanFunc decides a batch of appends once the head is locked: given the
-// head position and each stream's current version (absent streams are at
-// 0), it returns the rows to insert and the new head.
-type PlanFunc func(head int64, versions map[string]int) (rows []EventRow, newHead int64)
+// Batch is what an append transaction reads once it holds the head lock.
+type Batch struct {
+	// Streams are the streams whose current versions it reads.
+	Streams []string
+	// Keys are the idempotency keys whose records it reads, if live at
+	// Now (expires_at after it).
+	Keys []IdempotencyKey
+	Now  time.Time
+}
+
+// Locked is what an append transaction read under the head lock.
+type Locked struct {
+	Head int64
+	// Versions holds each stream's current version; absent streams are
+	// at 0. The plan may change the map.
+	Versions map[string]int
+	// Keys holds the live records of the batch's keys.
+	Keys map[IdempotencyKey]IdempotencyRow
+}
+
+// Plan is what an append transaction writes: the event rows, the
+// idempotency records (each replacing an expired record of its key, if
+// any), and the new head.
+type Plan struct {
+	Rows []EventRow
+	Keys []IdempotencyRow
+	Head int64
+}
+
+// PlanFunc decides a batch of appends once the head is locked.
+type PlanFunc func(Locked) Plan
 
 // Appender commits one group-commit batch.
 type Appender interface {
-	// AppendBatch runs one append transaction: lock the head row, read the
-	// current version of every stream in streams, call plan, insert the
-	// rows it returns, advance the head to its new position and commit.
-	// When plan returns no rows the transaction stores nothing.
-	AppendBatch(ctx context.Context, streams []string, plan PlanFunc) error
+	// AppendBatch runs one append transaction: lock the head row, read
+	// what b asks for, call plan, insert the rows and records it returns,
+	// advance the head to its new position and commit. When plan returns
+	// no rows the transaction stores nothing.
+	AppendBatch(ctx context.Context, b Batch, plan PlanFunc) error
 }
 
 // StreamLoader is an Appender's optional faster way to load one stream; the

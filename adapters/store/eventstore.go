@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"go.uber.org/zap"
 	"gorm.io/gorm"
 
 	"invoices/config"
@@ -17,8 +18,17 @@ import (
 
 // metadataJSON is the stored metadata document.
 type metadataJSON struct {
-	CorrelationID string `json:"correlationId,omitempty"`
-	CausationID   string `json:"causationId,omitempty"`
+	CorrelationID  string `json:"correlationId,omitempty"`
+	CausationID    string `json:"causationId,omitempty"`
+	IdempotencyKey string `json:"idempotencyKey,omitempty"`
+}
+
+func storedMetadata(md ports.Metadata) metadataJSON {
+	return metadataJSON{CorrelationID: md.CorrelationID, CausationID: md.CausationID, IdempotencyKey: md.IdempotencyKey}
+}
+
+func (m metadataJSON) metadata() ports.Metadata {
+	return ports.Metadata{CorrelationID: m.CorrelationID, CausationID: m.CausationID, IdempotencyKey: m.IdempotencyKey}
 }
 
 // EventStore is the event store on any engine.
@@ -32,6 +42,7 @@ type metadataJSON struct {
 // handler, whose sleeping backoff leaves the write lock idle.
 type EventStore struct {
 	recorded ports.RecordedDefaults
+	log      *zap.Logger // for what no caller hears of: the purger's errors
 	db       *gorm.DB
 	engine   Appender
 	now      func() time.Time
@@ -80,8 +91,9 @@ type appendOutcome struct {
 }
 
 var (
-	_ ports.EventStore     = (*EventStore)(nil)
-	_ ports.CommitNotifier = (*EventStore)(nil)
+	_ ports.EventStore       = (*EventStore)(nil)
+	_ ports.CommitNotifier   = (*EventStore)(nil)
+	_ ports.IdempotencyStore = (*EventStore)(nil)
 )
 
 // NewEventStore migrates the event store's schema on db and returns the
@@ -99,6 +111,7 @@ func NewEventStore(ctx context.Context, e Engine, db *gorm.DB, cfg config.Databa
 	}
 	return &EventStore{
 		recorded: recorded,
+		log:      zap.NewNop(),
 		db:       db.WithContext(context.Background()),
 		engine:   a,
 		now:      func() time.Time { return time.Now().UTC().Truncate(time.Microsecond) },
@@ -108,6 +121,68 @@ func NewEventStore(ctx context.Context, e Engine, db *gorm.DB, cfg config.Databa
 		stop:     make(chan struct{}),
 		stopped:  make(chan struct{}),
 	}, nil
+}
+
+// LookupIdempotency implements ports.IdempotencyStore.
+func (s *EventStore) LookupIdempotency(ctx context.Context, scope, key string) (ports.IdempotencyRecord, error) {
+	var row IdempotencyRow
+	err := s.db.WithContext(ctx).Where("scope = ? AND idempotency_key = ? AND expires_at > ?", scope, key, s.now()).Take(&row).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return ports.IdempotencyRecord{}, fmt.Errorf("idempotency key %s: %w", key, ports.ErrNotFound)
+	}
+	if err != nil {
+		return ports.IdempotencyRecord{}, fmt.Errorf("look up idempotency key: %w", Translate(ctx, err))
+	}
+	return row.Record(), nil
+}
+
+// Expired idempotency records are deleted purgeChunk at a time every
+// purgeInterval, outside any append: the deletes lock only expired rows,
+// which appends never read (they read live records, and replace an
+// expired one only when its key is claimed again).
+const (
+	purgeInterval = time.Minute
+	purgeChunk    = 1000
+)
+
+// purger deletes expired idempotency records until the store stops, then
+// closes done.
+func (s *EventStore) purger(done chan<- struct{}) {
+	defer close(done)
+	t := time.NewTicker(purgeInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+			if _, err := s.PurgeExpired(context.Background()); err != nil {
+				s.log.Warn("purge expired idempotency keys", zap.Error(err))
+			}
+		}
+	}
+}
+
+// PurgeExpired deletes the idempotency records expired by now, a chunk per
+// statement, and returns how many it deleted.
+func (s *EventStore) PurgeExpired(ctx context.Context) (int64, error) {
+	var total int64
+	for {
+		res := s.db.WithContext(ctx).Exec(`DELETE FROM idempotency_keys WHERE (scope, idempotency_key) IN
+			(SELECT scope, idempotency_key FROM idempotency_keys WHERE expires_at <= ? LIMIT ?)`, s.now(), purgeChunk)
+		if res.Error != nil {
+			return total, Translate(ctx, res.Error)
+		}
+		total += res.RowsAffected
+		if res.RowsAffected < purgeChunk {
+			return total, nil
+		}
+		select {
+		case <-s.stop:
+			return total, nil
+		default:
+		}
+	}
 }
 
 // Recorded returns the defaults the store recorded when first migrated.
@@ -164,7 +239,7 @@ func (s *EventStore) Append(ctx context.Context, streamID string, expectedVersio
 	if len(events) == 0 {
 		return ports.AppendResult{}, errors.New("append: no events")
 	}
-	meta, err := json.Marshal(metadataJSON(md))
+	meta, err := json.Marshal(storedMetadata(md))
 	if err != nil {
 		return ports.AppendResult{}, fmt.Errorf("append: metadata: %w", err)
 	}
@@ -187,9 +262,15 @@ func (s *EventStore) Append(ctx context.Context, streamID string, expectedVersio
 // writer commits appends one transaction at a time. The queue is
 // unbuffered, so while a batch commits, new callers wait in their send; the
 // next batch is every caller waiting then. No timer adds latency: a lone
-// append commits at once.
+// append commits at once. The writer runs the purger of expired
+// idempotency records beside it, on its own goroutine.
 func (s *EventStore) writer() {
-	defer close(s.stopped)
+	purged := make(chan struct{})
+	go s.purger(purged)
+	defer func() {
+		<-purged
+		close(s.stopped)
+	}()
 	for {
 		var batch []*appendRequest
 		select {
@@ -229,10 +310,11 @@ func (s *EventStore) commit(batch []*appendRequest) {
 	var outcomes []appendOutcome
 	var rows []EventRow
 	now := s.now()
-	err := s.engine.AppendBatch(ctx, streamIDs(live), func(head int64, versions map[string]int) ([]EventRow, int64) {
-		var pos int64
-		outcomes, rows, pos = planAppend(live, head, versions, now)
-		return rows, pos
+	err := s.engine.AppendBatch(ctx, Batch{Streams: streamIDs(live), Keys: idempotencyKeys(live), Now: now}, func(l Locked) Plan {
+		var p Plan
+		outcomes, p = planAppend(live, l, now)
+		rows = p.Rows
+		return p
 	})
 	if err == nil {
 		// Committed: these rows are what the database holds at their
@@ -242,9 +324,13 @@ func (s *EventStore) commit(batch []*appendRequest) {
 			s.committed(rows[len(rows)-1].Position)
 		}
 	}
-	if err != nil && len(live) > 1 {
+	if err != nil && len(live) > 1 && !outcomeUnknown(err) {
 		// One request's failure (a duplicate event id, say) must not fail
-		// the others: commit each on its own to find out whose it is.
+		// the others: commit each on its own to find out whose it is. Not
+		// after a lost connection or a timeout, though: the batch may have
+		// committed, and a retry alone would answer a stored append with
+		// a conflict. Every request then hears the store was unavailable,
+		// as a lone append does.
 		for _, r := range live {
 			s.commit([]*appendRequest{r})
 		}
@@ -265,23 +351,44 @@ func (s *EventStore) commit(batch []*appendRequest) {
 	}
 }
 
-// planAppend decides a batch under the head lock: each request whose stream
-// is at its expected version gets the next positions and versions, in
-// order; the others get a conflict and store nothing. It returns the rows
-// to insert and the new head.
-func planAppend(reqs []*appendRequest, head int64, versions map[string]int, now time.Time) ([]appendOutcome, []EventRow, int64) {
+// outcomeUnknown reports whether a batch that failed with err may still
+// have committed: the connection broke, or a deadline passed, before the
+// answer to its COMMIT arrived.
+func outcomeUnknown(err error) bool {
+	return errors.Is(Translate(context.Background(), err), ports.ErrUnavailable) ||
+		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)
+}
+
+// planAppend decides a batch under the head lock. A request whose
+// idempotency key has a live record (stored, or claimed by an earlier
+// request of the batch) gets that record and stores nothing, whatever its
+// stream's version. Otherwise a request whose stream is at its expected
+// version gets the next positions and versions, in order, and its key's
+// record; the others get a conflict and store nothing.
+func planAppend(reqs []*appendRequest, l Locked, now time.Time) ([]appendOutcome, Plan) {
 	outcomes := make([]appendOutcome, len(reqs))
-	var rows []EventRow
-	pos := head
+	p := Plan{Head: l.Head}
+	versions := l.Versions
+	claimed := make(map[IdempotencyKey]ports.IdempotencyRecord)
+	for k, row := range l.Keys {
+		claimed[k] = row.Record()
+	}
 	for i, r := range reqs {
+		claim := r.md.Idempotency
+		if claim != nil {
+			if rec, ok := claimed[IdempotencyKey{Scope: claim.Scope, Key: claim.Key}]; ok {
+				outcomes[i].err = &ports.IdempotencyKeyUsedError{Record: rec}
+				continue
+			}
+		}
 		if cur := versions[r.streamID]; cur != r.expected {
 			outcomes[i].err = fmt.Errorf("%w: stream is at version %d, expected %d", ports.ErrConcurrencyConflict, cur, r.expected)
 			continue
 		}
 		for j, e := range r.events {
-			pos++
-			rows = append(rows, EventRow{
-				Position:      pos,
+			p.Head++
+			p.Rows = append(p.Rows, EventRow{
+				Position:      p.Head,
 				EventID:       UUID(e.ID),
 				StreamID:      UUID(r.streamID),
 				Version:       r.expected + j + 1,
@@ -293,9 +400,26 @@ func planAppend(reqs []*appendRequest, head int64, versions map[string]int, now 
 			})
 		}
 		versions[r.streamID] = r.expected + len(r.events)
-		outcomes[i].res = ports.AppendResult{Position: pos, Version: versions[r.streamID]}
+		outcomes[i].res = ports.AppendResult{Position: p.Head, Version: versions[r.streamID]}
+		if claim != nil {
+			rec := *claim
+			rec.StreamID, rec.Version, rec.Position, rec.CreatedAt = r.streamID, versions[r.streamID], p.Head, now
+			claimed[IdempotencyKey{Scope: rec.Scope, Key: rec.Key}] = rec
+			p.Keys = append(p.Keys, NewIdempotencyRow(rec))
+		}
 	}
-	return outcomes, rows, pos
+	return outcomes, p
+}
+
+// idempotencyKeys returns the idempotency keys the requests claim.
+func idempotencyKeys(reqs []*appendRequest) []IdempotencyKey {
+	var keys []IdempotencyKey
+	for _, r := range reqs {
+		if c := r.md.Idempotency; c != nil {
+			keys = append(keys, IdempotencyKey{Scope: c.Scope, Key: c.Key})
+		}
+	}
+	return keys
 }
 
 // streamIDs returns the distinct streams of reqs.
@@ -372,7 +496,7 @@ func recorded(rows []EventRow) ([]ports.RecordedEvent, error) {
 		if err := json.Unmarshal(r.Metadata, &md); err != nil {
 			return nil, fmt.Errorf("event %d: metadata: %w", r.Position, err)
 		}
-		out[i] = r.recorded(ports.Metadata(md))
+		out[i] = r.recorded(md.metadata())
 	}
 	return out, nil
 }
@@ -387,7 +511,7 @@ func committed(reqs []*appendRequest, outcomes []appendOutcome, rows []EventRow)
 			continue // stored nothing
 		}
 		for range r.events {
-			out = append(out, rows[len(out)].recorded(r.md))
+			out = append(out, rows[len(out)].recorded(storedMetadata(r.md).metadata()))
 		}
 	}
 	return out

@@ -53,6 +53,7 @@ func OpenStores(ctx context.Context, cfg config.Config, engineFor EngineFor, log
 		ports.RecordedDefaults{LegacyCurrency: cfg.Billing.DefaultCurrency.Code()}); err != nil {
 		return nil, Translate(context.Background(), err)
 	}
+	s.Events.log = log.Named("event store")
 	if s.Read, err = NewReadModel(mctx, re, rdb); err != nil {
 		return nil, Translate(context.Background(), err)
 	}
@@ -105,6 +106,7 @@ func Module(engineFor EngineFor) fx.Option {
 			func(s *Stores) ports.ProjectionStore { return s.Read },
 			func(s *Stores) ports.ReadModelRebuilder { return s.Read },
 			func(s *Stores) ports.RecordedDefaults { return s.Events.Recorded() },
+			func(s *Stores) ports.IdempotencyStore { return s.Events },
 		),
 	)
 }

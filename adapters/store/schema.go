@@ -97,6 +97,42 @@ type ReadModelVersionRow struct {
 // TableName implements gorm's schema.Tabler.
 func (ReadModelVersionRow) TableName() string { return "read_model_versions" }
 
+// IdempotencyRow is a ports.IdempotencyRecord, stored by the append whose
+// events it describes. Purged once expired (see EventStore).
+type IdempotencyRow struct {
+	Scope       string    `gorm:"primaryKey;size:64"`
+	Key         string    `gorm:"column:idempotency_key;primaryKey;size:255"`
+	Fingerprint string    `gorm:"not null;size:64"`
+	Command     string    `gorm:"not null;size:64"`
+	StreamID    UUID      `gorm:"column:stream_id;not null"`
+	Version     int       `gorm:"not null"`
+	Position    int64     `gorm:"not null"`
+	CreatedAt   time.Time `gorm:"not null;autoCreateTime:false"`
+	ExpiresAt   time.Time `gorm:"not null;index:idempotency_keys_expires_at"`
+}
+
+// TableName implements gorm's schema.Tabler.
+func (IdempotencyRow) TableName() string { return "idempotency_keys" }
+
+// IdempotencyKey identifies an IdempotencyRow.
+type IdempotencyKey struct{ Scope, Key string }
+
+// NewIdempotencyRow is the row of a record.
+func NewIdempotencyRow(r ports.IdempotencyRecord) IdempotencyRow {
+	return IdempotencyRow{
+		Scope: r.Scope, Key: r.Key, Fingerprint: r.Fingerprint, Command: r.Command, StreamID: UUID(r.StreamID),
+		Version: r.Version, Position: r.Position, CreatedAt: r.CreatedAt.UTC(), ExpiresAt: r.ExpiresAt.UTC(),
+	}
+}
+
+// Record is the row as the port returns it.
+func (r IdempotencyRow) Record() ports.IdempotencyRecord {
+	return ports.IdempotencyRecord{
+		Scope: r.Scope, Key: r.Key, Fingerprint: r.Fingerprint, Command: r.Command, StreamID: string(r.StreamID),
+		Version: r.Version, Position: r.Position, CreatedAt: r.CreatedAt.UTC(), ExpiresAt: r.ExpiresAt.UTC(),
+	}
+}
+
 // SettingRow is one of the event store's RecordedDefaults: written once,
 // when the store is first migrated by a release that knows it, and never
 // changed after.
@@ -148,7 +184,7 @@ func migrate(ctx context.Context, db *gorm.DB, e Engine, lock int64, fn func(tx 
 func migrateEventStore(ctx context.Context, db *gorm.DB, e Engine, defaults ports.RecordedDefaults) (ports.RecordedDefaults, error) {
 	var recorded ports.RecordedDefaults
 	err := migrate(ctx, db, e, migrateEventStoreLock, func(tx *gorm.DB) error {
-		if err := tx.AutoMigrate(&EventRow{}, &HeadRow{}, &SettingRow{}); err != nil {
+		if err := tx.AutoMigrate(&EventRow{}, &HeadRow{}, &SettingRow{}, &IdempotencyRow{}); err != nil {
 			return err
 		}
 		// "WHERE true" resolves SQLite's INSERT ... SELECT ... ON CONFLICT

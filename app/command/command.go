@@ -28,6 +28,9 @@ type Result struct {
 	// Projected reports that the read model had reached Position when the
 	// handler returned; false means the bounded wait expired first.
 	Projected bool
+	// Replayed reports that the command did not run: its idempotency key
+	// had run it before, and this is that run's outcome (see Idempotent).
+	Replayed bool
 }
 
 // Clock returns the current time; commands stamp events with it.

@@ -15,6 +15,9 @@ import (
 // up to attempts times in all. Each run reloads the aggregate and decides
 // again, so a second pay of one invoice ends as invoice.ErrAlreadyPaid rather
 // than as a conflict. Only safe for handlers that load before they decide.
+// A conditional command's failed precondition (ports.ErrPreconditionFailed)
+// is never retried, even wrapped with a conflict: its caller asked for one
+// version, and deciding again on another would do what it did not ask.
 // onRetry, if not nil, is called before each re-run.
 func RetryOnConflict[C any](next Handler[C], attempts int, onRetry func()) Handler[C] {
 	return retryOnConflict[C]{next: next, attempts: attempts, onRetry: onRetry}
@@ -29,7 +32,8 @@ type retryOnConflict[C any] struct {
 func (d retryOnConflict[C]) Handle(ctx context.Context, cmd C) (Result, error) {
 	for attempt := 1; ; attempt++ {
 		res, err := d.next.Handle(ctx, cmd)
-		if err == nil || !errors.Is(err, ports.ErrConcurrencyConflict) || attempt >= d.attempts || ctx.Err() != nil {
+		if err == nil || !errors.Is(err, ports.ErrConcurrencyConflict) || errors.Is(err, ports.ErrPreconditionFailed) ||
+			attempt >= d.attempts || ctx.Err() != nil {
 			return res, err
 		}
 		if d.onRetry != nil {

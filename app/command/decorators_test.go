@@ -70,6 +70,14 @@ func TestRetryOnConflict(t *testing.T) {
 		{name: "already paid is not retried", attempts: 3, failures: 1, failWith: invoice.ErrAlreadyPaid, wantCalls: 1, wantErr: invoice.ErrAlreadyPaid},
 		{name: "not found is not retried", attempts: 3, failures: 1, failWith: ports.ErrNotFound, wantCalls: 1, wantErr: ports.ErrNotFound},
 		{name: "unexpected error is not retried", attempts: 3, failures: 1, failWith: diskErr, wantCalls: 1, wantErr: diskErr},
+		{
+			name: "failed precondition is not retried", attempts: 3, failures: 1,
+			failWith: ports.ErrPreconditionFailed, wantCalls: 1, wantErr: ports.ErrPreconditionFailed,
+		},
+		{
+			name: "failed precondition wrapping a conflict is not retried", attempts: 3, failures: 1,
+			failWith: fmt.Errorf("%w: %w", ports.ErrPreconditionFailed, conflict), wantCalls: 1, wantErr: ports.ErrPreconditionFailed,
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

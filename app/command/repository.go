@@ -26,9 +26,22 @@ func NewRepository(store ports.EventStore, codec *event.Registry) *Repository {
 // Load rehydrates an invoice. It also returns the position of the stream's
 // first event, the invoice's list order key. Unknown ids are ports.ErrNotFound.
 func (r *Repository) Load(ctx context.Context, id string) (*invoice.Invoice, int64, error) {
+	return r.LoadAt(ctx, id, 0)
+}
+
+// LoadAt rehydrates an invoice as it was at version (0: its latest), with
+// the position of its first event; an unknown id is ports.ErrNotFound, as
+// is a version the stream has not reached.
+func (r *Repository) LoadAt(ctx context.Context, id string, version int) (*invoice.Invoice, int64, error) {
 	records, err := r.store.LoadStream(ctx, id)
 	if err != nil {
 		return nil, 0, err
+	}
+	if version > 0 {
+		if len(records) < version {
+			return nil, 0, fmt.Errorf("invoice %s version %d: %w", id, version, ports.ErrNotFound)
+		}
+		records = records[:version]
 	}
 	if len(records) == 0 {
 		return nil, 0, fmt.Errorf("invoice %s: %w", id, ports.ErrNotFound)
@@ -58,6 +71,9 @@ func (r *Repository) Save(ctx context.Context, inv *invoice.Invoice, causation s
 		events[i] = ports.NewEvent{ID: uuid.NewString(), Type: name, SchemaVersion: r.codec.Version(name), Data: data}
 	}
 	md := ports.Metadata{CorrelationID: correlationID(ctx), CausationID: causation}
+	if claim := idempotencyClaim(ctx); claim != nil {
+		md.IdempotencyKey, md.Idempotency = claim.Key, claim
+	}
 	res, err := r.store.Append(ctx, inv.ID(), inv.ExpectedVersion(), events, md)
 	if err != nil {
 		return ports.AppendResult{}, err

@@ -25,6 +25,9 @@ const (
 	Validation
 	// NotFound is ports.ErrNotFound: no invoice has the id.
 	NotFound
+	// NoSuchVersion is ports.ErrNoSuchVersion: the invoice exists, but a
+	// read as of a version or time asked for one it never had.
+	NoSuchVersion
 	// AlreadyPaid is invoice.ErrAlreadyPaid.
 	AlreadyPaid
 	// AlreadyVoid is invoice.ErrAlreadyVoid: voiding a void invoice.
@@ -34,6 +37,13 @@ const (
 	// Conflict is ports.ErrConcurrencyConflict: another writer won the race
 	// for the stream, and the retries, if any, ran out.
 	Conflict
+	// PreconditionFailed is ports.ErrPreconditionFailed: a conditional
+	// command (If-Match) found the invoice at another version. It is never
+	// retried, so it is never a Conflict.
+	PreconditionFailed
+	// IdempotencyKeyReused is ports.ErrIdempotencyKeyReused: a key sent
+	// again with a different request.
+	IdempotencyKeyReused
 	// Unavailable is ports.ErrUnavailable: a store could not be reached.
 	Unavailable
 	// Rebuilding is ports.ErrReadModelStale: the read model is being
@@ -51,18 +61,22 @@ const (
 // labels are the metrics outcome labels. Interrupted shares Internal's
 // "error": the command metrics have always counted it so, and a new label
 // value is a new series that dashboards and alerts would have to learn.
+// NoSuchVersion, which only queries raise, counts as the not_found it is.
 var labels = [numClasses]string{
-	OK:          "ok",
-	Validation:  "validation",
-	NotFound:    "not_found",
-	AlreadyPaid: "already_paid",
-	AlreadyVoid: "already_void",
-	InvoiceVoid: "invoice_void",
-	Conflict:    "conflict",
-	Unavailable: "unavailable",
-	Rebuilding:  "unavailable",
-	Interrupted: "error",
-	Internal:    "error",
+	OK:                   "ok",
+	Validation:           "validation",
+	NotFound:             "not_found",
+	NoSuchVersion:        "not_found",
+	AlreadyPaid:          "already_paid",
+	AlreadyVoid:          "already_void",
+	InvoiceVoid:          "invoice_void",
+	Conflict:             "conflict",
+	PreconditionFailed:   "precondition_failed",
+	IdempotencyKeyReused: "idempotency_key_reused",
+	Unavailable:          "unavailable",
+	Rebuilding:           "unavailable",
+	Interrupted:          "error",
+	Internal:             "error",
 }
 
 // Label is the class's value for the outcome label of the command metrics.
@@ -83,6 +97,9 @@ func Classify(err error) Class {
 		return OK
 	case errors.As(err, &ve):
 		return Validation
+	case errors.Is(err, ports.ErrNoSuchVersion):
+		// Before NotFound, which it wraps.
+		return NoSuchVersion
 	case errors.Is(err, ports.ErrNotFound):
 		return NotFound
 	case errors.Is(err, invoice.ErrAlreadyPaid):
@@ -91,6 +108,12 @@ func Classify(err error) Class {
 		return AlreadyVoid
 	case errors.Is(err, invoice.ErrInvoiceVoid):
 		return InvoiceVoid
+	case errors.Is(err, ports.ErrPreconditionFailed):
+		// Before Conflict: a conditional command that lost a race failed
+		// its precondition, whatever else its error says.
+		return PreconditionFailed
+	case errors.Is(err, ports.ErrIdempotencyKeyReused):
+		return IdempotencyKeyReused
 	case errors.Is(err, ports.ErrConcurrencyConflict):
 		return Conflict
 	case errors.Is(err, ports.ErrReadModelStale):

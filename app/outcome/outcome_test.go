@@ -24,6 +24,8 @@ func TestClassify(t *testing.T) {
 		{"already void", fmt.Errorf("void invoice inv-1: %w", invoice.ErrAlreadyVoid), AlreadyVoid},
 		{"paying a void invoice", fmt.Errorf("pay invoice inv-1: %w", invoice.ErrInvoiceVoid), InvoiceVoid},
 		{"wrapped conflict", fmt.Errorf("append: %w", ports.ErrConcurrencyConflict), Conflict},
+		{"no such version", fmt.Errorf("invoice inv-1 as of version 3: %w", ports.ErrNoSuchVersion), NoSuchVersion},
+		{"precondition failed", fmt.Errorf("pay invoice inv-1: %w", ports.ErrPreconditionFailed), PreconditionFailed},
 		{"unavailable", fmt.Errorf("%w: connection refused", ports.ErrUnavailable), Unavailable},
 		{"read model being rebuilt", fmt.Errorf("list invoices: %w", ports.ErrReadModelStale), Rebuilding},
 		{"deadline", fmt.Errorf("append: %w", context.DeadlineExceeded), Interrupted},
@@ -32,6 +34,10 @@ func TestClassify(t *testing.T) {
 		// Precedence, for errors that wrap more than one sentinel.
 		{"validation before not found", errors.Join(ports.ErrNotFound, &invoice.ValidationError{Field: "id", Reason: "x"}), Validation},
 		{"unavailable before deadline", fmt.Errorf("%w: %w", ports.ErrUnavailable, context.DeadlineExceeded), Unavailable},
+		// ErrNoSuchVersion wraps ErrNotFound; it is the more specific.
+		{"no such version is not found", ports.ErrNoSuchVersion, NoSuchVersion},
+		// A conditional command that lost a race was told exactly that version.
+		{"precondition failed before conflict", fmt.Errorf("%w: %w", ports.ErrPreconditionFailed, ports.ErrConcurrencyConflict), PreconditionFailed},
 		// ErrReadModelStale wraps ErrUnavailable; it is the more specific.
 		{"rebuilding before unavailable", ports.ErrReadModelStale, Rebuilding},
 		{"rebuilding before deadline", fmt.Errorf("%w: %w", ports.ErrReadModelStale, context.DeadlineExceeded), Rebuilding},

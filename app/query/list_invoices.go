@@ -14,7 +14,7 @@ import (
 	"invoices/ports"
 )
 
-// Page size bounds for ListInvoices.
+// Page size bounds for ListInvoices and InvoiceHistory.
 const (
 	DefaultLimit = 100
 	MaxLimit     = 1000

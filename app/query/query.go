@@ -1,5 +1,6 @@
-// Package query holds the read side: one file per query, each answered from
-// the invoice read model.
+// Package query holds the read side: one file per query. GetInvoice and
+// ListInvoices are answered from the invoice read model; GetInvoiceAsOf and
+// InvoiceHistory from the event store, which alone holds the past.
 package query
 
 import "context"

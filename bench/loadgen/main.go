@@ -23,6 +23,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -35,7 +36,7 @@ func main() {
 	base := flag.String("url", "http://127.0.0.1:3001", "service base URL (loopback only)")
 	conc := flag.Int("c", 32, "concurrent clients")
 	dur := flag.Duration("d", 10*time.Second, "duration of each scenario")
-	scenarios := flag.String("scenarios", "create,get,pay,list,mixed,ryw", "comma-separated scenarios")
+	scenarios := flag.String("scenarios", "create,createkey,get,pay,list,mixed,ryw", "comma-separated scenarios")
 	seed := flag.Int("seed", 2000, "invoices created up front for get/list/mixed")
 	payPool := flag.Int("pay-pool", 40000, "invoices created up front for pay, one per request (more than the pay rate times -d)")
 	key := flag.String("key", "", "API key, if the service requires one")
@@ -152,6 +153,10 @@ type client struct {
 	// out once.
 	payIDs  []string
 	payNext atomic.Int64
+	// keyPrefix and keyNext make each createkey request's Idempotency-Key
+	// new, in this run and across runs on one database.
+	keyPrefix string
+	keyNext   atomic.Int64
 }
 
 // newClient returns a keep-alive client with a connection per worker.
@@ -166,12 +171,13 @@ func newClient(base, key string, conc int) *client {
 		ReadTimeout:         30 * time.Second,
 		WriteTimeout:        30 * time.Second,
 	}
-	return &client{base: strings.TrimRight(base, "/"), key: key, conc: conc, http: hc}
+	return &client{base: strings.TrimRight(base, "/"), key: key, conc: conc, http: hc,
+		keyPrefix: "bench-" + strconv.FormatInt(time.Now().UnixNano(), 36) + "-"}
 }
 
 // do sends one request and returns its status; read, when not nil, sees
 // the body before it is recycled.
-func (c *client) do(method, path string, body []byte, read func(body []byte) error) (int, error) {
+func (c *client) do(method, path string, body []byte, read func(body []byte) error, header ...string) (int, error) {
 	req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
 	defer fasthttp.ReleaseRequest(req)
 	defer fasthttp.ReleaseResponse(resp)
@@ -183,6 +189,9 @@ func (c *client) do(method, path string, body []byte, read func(body []byte) err
 	}
 	if c.key != "" {
 		req.Header.Set("Authorization", "Bearer "+c.key)
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
 	}
 	if err := c.http.Do(req, resp); err != nil {
 		return 0, err
@@ -197,11 +206,14 @@ func (c *client) do(method, path string, body []byte, read func(body []byte) err
 
 var createBody = []byte(`{"customerId":"cus_load","amount":19.99}`)
 
-func (c *client) create() (string, error) {
+func (c *client) create() (string, error) { return c.createWith(nil) }
+
+// createWith creates an invoice, with each header given as name and value.
+func (c *client) createWith(header []string) (string, error) {
 	var inv struct {
 		ID string `json:"id"`
 	}
-	code, err := c.do(http.MethodPost, "/invoices", createBody, func(b []byte) error { return json.Unmarshal(b, &inv) })
+	code, err := c.do(http.MethodPost, "/invoices", createBody, func(b []byte) error { return json.Unmarshal(b, &inv) }, header...)
 	if err != nil {
 		return "", err
 	}
@@ -250,6 +262,12 @@ func expect(code int, err error, want int) error {
 func scenarioFuncs(c *client, ids []string) map[string]func(i int) error {
 	return map[string]func(int) error{
 		"create": func(int) error { _, err := c.create(); return err },
+		// createkey is create with a new Idempotency-Key on every request:
+		// the cost of recording it with the events.
+		"createkey": func(int) error {
+			_, err := c.createWith([]string{"Idempotency-Key", c.keyPrefix + strconv.FormatInt(c.keyNext.Add(1), 10)})
+			return err
+		},
 		"get": func(i int) error {
 			code, err := c.do(http.MethodGet, "/invoices/"+ids[i%len(ids)], nil, nil)
 			return expect(code, err, http.StatusOK)

@@ -80,10 +80,10 @@ type appender struct{ db *gorm.DB }
 const chunk = 50
 
 // AppendBatch implements store.Appender.
-func (a appender) AppendBatch(ctx context.Context, streams []string, plan store.PlanFunc) error {
+func (a appender) AppendBatch(ctx context.Context, b store.Batch, plan store.PlanFunc) error {
 	return a.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		var head int64
-		if err := tx.Raw(`UPDATE event_store_head SET position = position WHERE id = 1 RETURNING position`).Row().Scan(&head); err != nil {
+		l := store.Locked{Versions: make(map[string]int, len(b.Streams))}
+		if err := tx.Raw(`UPDATE event_store_head SET position = position WHERE id = 1 RETURNING position`).Row().Scan(&l.Head); err != nil {
 			return fmt.Errorf("lock head: %w", err)
 		}
 		var current []struct {
@@ -91,26 +91,55 @@ func (a appender) AppendBatch(ctx context.Context, streams []string, plan store.
 			Version  int
 		}
 		err := tx.Model(&store.EventRow{}).Select("stream_id, MAX(version) AS version").
-			Where("stream_id IN ?", streams).Group("stream_id").Find(&current).Error
+			Where("stream_id IN ?", b.Streams).Group("stream_id").Find(&current).Error
 		if err != nil {
 			return fmt.Errorf("read stream versions: %w", err)
 		}
-		versions := make(map[string]int, len(streams))
 		for _, c := range current {
-			versions[c.StreamID] = c.Version
+			l.Versions[c.StreamID] = c.Version
 		}
-		rows, pos := plan(head, versions)
-		if len(rows) == 0 {
-			return nil
-		}
-		if err := tx.CreateInBatches(&rows, chunk).Error; err != nil {
+		if l.Keys, err = liveKeys(tx, b); err != nil {
 			return err
 		}
-		if err := tx.Model(&store.HeadRow{}).Where("id = 1").Update("position", pos).Error; err != nil {
+		p := plan(l)
+		if len(p.Rows) == 0 {
+			return nil
+		}
+		if err := tx.CreateInBatches(&p.Rows, chunk).Error; err != nil {
+			return err
+		}
+		for _, k := range p.Keys {
+			// Only an expired record can be in the way: the plan read the live ones.
+			err := tx.Clauses(clause.OnConflict{UpdateAll: true}).Create(&k).Error
+			if err != nil {
+				return fmt.Errorf("record idempotency key: %w", err)
+			}
+		}
+		if err := tx.Model(&store.HeadRow{}).Where("id = 1").Update("position", p.Head).Error; err != nil {
 			return fmt.Errorf("advance head: %w", err)
 		}
 		return nil
 	})
+}
+
+// liveKeys reads the records of b's idempotency keys that are live at b.Now.
+func liveKeys(tx *gorm.DB, b store.Batch) (map[store.IdempotencyKey]store.IdempotencyRow, error) {
+	if len(b.Keys) == 0 {
+		return nil, nil
+	}
+	pairs := make([][]any, len(b.Keys))
+	for i, k := range b.Keys {
+		pairs[i] = []any{k.Scope, k.Key}
+	}
+	var rows []store.IdempotencyRow
+	if err := tx.Where("(scope, idempotency_key) IN ? AND expires_at > ?", pairs, b.Now).Find(&rows).Error; err != nil {
+		return nil, fmt.Errorf("read idempotency keys: %w", err)
+	}
+	out := make(map[store.IdempotencyKey]store.IdempotencyRow, len(rows))
+	for _, r := range rows {
+		out[store.IdempotencyKey{Scope: r.Scope, Key: r.Key}] = r
+	}
+	return out, nil
 }
 
 // writer is the read-model side of the engine.

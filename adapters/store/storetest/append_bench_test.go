@@ -35,7 +35,13 @@ var benchWriters = []int{1, 8, 32}
 // benchPoolSize is the connection limit set on every benchmark database.
 const benchPoolSize = 40
 
-func BenchmarkAppend(b *testing.B) {
+func BenchmarkAppend(b *testing.B) { benchmarkAppend(b, false) }
+
+// BenchmarkAppendWithKey is BenchmarkAppend with an idempotency record
+// stored with every append, as a create with an Idempotency-Key does.
+func BenchmarkAppendWithKey(b *testing.B) { benchmarkAppend(b, true) }
+
+func benchmarkAppend(b *testing.B, withKey bool) {
 	for _, eng := range benchEngines {
 		b.Run(eng.name, func(b *testing.B) {
 			e := eng.engine(b)
@@ -49,6 +55,12 @@ func BenchmarkAppend(b *testing.B) {
 					md := ports.Metadata{CorrelationID: "bench", CausationID: "CreateInvoice"}
 					runWriters(b, writers, func(stream, eventID string, payload []byte) error {
 						ev := []ports.NewEvent{{ID: eventID, Type: invoice.CreatedEventName, Data: payload}}
+						md := md
+						if withKey {
+							md.IdempotencyKey = eventID
+							md.Idempotency = &ports.IdempotencyRecord{Key: eventID, Fingerprint: "bench", Command: "CreateInvoice",
+								ExpiresAt: time.Now().Add(time.Hour)}
+						}
 						_, err := s.Append(ctx, stream, 0, ev, md)
 						return err
 					})
