@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -36,13 +37,25 @@ const (
 // TestIdempotentCreateSurvivesALostCommitAck puts a TCP proxy between the
 // service and the event store's PostgreSQL server and makes it lose the
 // answer to one append's COMMIT: the server commits, the service sees its
-// connection die and answers 503. The retry with the same key must answer
-// 201 with the invoice that was stored, append nothing, and leave exactly
-// one invoice.
+// connection die. With the database then out of reach for a moment (the
+// proxy drops every connection until restored), the service cannot tell
+// and answers 503; with it still reachable, it may read its key's record
+// and answer its own 201. Either way the retry with the same key must
+// answer 201 with the invoice that was stored, append nothing, and leave
+// exactly one invoice.
 func TestIdempotentCreateSurvivesALostCommitAck(t *testing.T) {
 	admin := postgresAdmin(t, "lost-commit-ack test skipped: set "+postgresEnv+" (e.g. "+postgresExample+") to run it")
+	for _, outage := range []bool{true, false} {
+		t.Run(map[bool]string{true: "then an outage", false: "database still up"}[outage], func(t *testing.T) {
+			lostCommitAck(t, admin, outage)
+		})
+	}
+}
+
+func lostCommitAck(t *testing.T, admin string, outage bool) {
 	es, rd := newDatabase(t, admin, "event_store"), newDatabase(t, admin, "read_db")
 	proxy := startCommitCutter(t, es)
+	proxy.outageAfterCut = outage
 	p := startService(t, "service", "EVENT_STORE_URL="+proxy.url, "READ_DB_URL="+rd)
 	events := openPostgres(t, es)
 	c := newClient()
@@ -58,11 +71,23 @@ func TestIdempotentCreateSurvivesALostCommitAck(t *testing.T) {
 	first := c.withKey(ctx, p, "create", http.MethodPost, "/invoices", body, key, "lost-ack-first")
 	proxy.waitCut(t)
 	t.Logf("first answer, its commit acknowledgement lost: %s", first)
-	if first.err != nil || first.status != http.StatusServiceUnavailable || first.problem.Type != problemUnavailable {
-		t.Fatalf("create whose commit acknowledgement was lost: got %s, want 503 %s", first, problemUnavailable)
-	}
-	if first.mediaType != problemMediaType {
-		t.Errorf("503 answer: Content-Type %q, want %s", first.mediaType, problemMediaType)
+	// The service either answers 503 (it cannot tell whether the append
+	// committed), or, when the key's record is readable by then, finds its
+	// own record and answers the 201 it would have: never anything else,
+	// and never a replay of its own request.
+	switch {
+	case first.err == nil && first.status == http.StatusServiceUnavailable && first.problem.Type == problemUnavailable:
+		if first.mediaType != problemMediaType {
+			t.Errorf("503 answer: Content-Type %q, want %s", first.mediaType, problemMediaType)
+		}
+	case outage:
+		t.Fatalf("create whose commit acknowledgement was lost, the database then unreachable: got %s, want 503 %s", first, problemUnavailable)
+	case first.err == nil && first.status == http.StatusCreated:
+		if first.replayed != "" {
+			t.Errorf("the create's own outcome, recovered, is marked Idempotent-Replayed")
+		}
+	default:
+		t.Fatalf("create whose commit acknowledgement was lost: got %s, want 503 %s or its own 201", first, problemUnavailable)
 	}
 
 	// The commit did happen: the event and its key's record are stored.
@@ -73,6 +98,7 @@ func TestIdempotentCreateSurvivesALostCommitAck(t *testing.T) {
 		t.Fatalf("after the lost acknowledgement idempotency_keys holds %d records of %q, want 1 (same transaction as the event)", n, key)
 	}
 	stored := queryString(t, events, `SELECT stream_id::text FROM events`)
+	proxy.restore()
 
 	retry := c.withKey(ctx, p, "create", http.MethodPost, "/invoices", body, key, "lost-ack-retry")
 	t.Logf("retry: %s", retry)
@@ -370,6 +396,11 @@ type commitCutter struct {
 	target string // host:port of the server
 	url    string // the database's URL through the proxy
 	armed  atomic.Bool
+	// outageAfterCut, set before arming, makes the cut the start of an
+	// outage: every connection is dropped and new ones refused until
+	// restore.
+	outageAfterCut bool
+	down           atomic.Bool
 	// cutDone is closed once the cut connection's sockets are closed; acked
 	// says whether the server had answered the COMMIT by then.
 	cutDone chan struct{}
@@ -418,6 +449,19 @@ func startCommitCutter(t *testing.T, dsn string) *commitCutter {
 // arm makes the proxy cut the next append's COMMIT, once.
 func (p *commitCutter) arm() { p.armed.Store(true) }
 
+// restore ends the outage a cut began (see outageAfterCut).
+func (p *commitCutter) restore() { p.down.Store(false) }
+
+// dropAll closes every connection the proxy carries.
+func (p *commitCutter) dropAll() {
+	p.mu.Lock()
+	conns := slices.Clone(p.conns)
+	p.mu.Unlock()
+	for _, c := range conns {
+		c.close()
+	}
+}
+
 // waitCut, called once the request that was to be cut has been answered,
 // fails the test unless a connection was cut with the server's answer to
 // its COMMIT withheld. The proxy disarms itself before it forwards the
@@ -445,6 +489,10 @@ func (p *commitCutter) accept() {
 				p.t.Errorf("proxy accept: %v", err)
 			}
 			return
+		}
+		if p.down.Load() {
+			_ = client.Close()
+			continue
 		}
 		server, err := net.DialTimeout("tcp", p.target, 5*time.Second)
 		if err != nil {
@@ -573,6 +621,10 @@ func (pc *proxiedConn) cut() {
 			p.acked.Store(true)
 		case <-time.After(cutTimeout):
 		case <-pc.done:
+		}
+		if p.outageAfterCut {
+			p.down.Store(true)
+			p.dropAll()
 		}
 		pc.close()
 		close(p.cutDone)

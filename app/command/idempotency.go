@@ -85,10 +85,18 @@ func (h idempotent[C]) Handle(ctx context.Context, cmd C) (Result, error) {
 	if used := (*ports.IdempotencyKeyUsedError)(nil); errors.As(err, &used) {
 		return h.replay(ctx, key, used.Record)
 	}
-	if err != nil && !h.lookup {
-		// A create refused before its append (its due date has passed
-		// since the first run, say) may still be the retry of one that ran.
+	// After an append whose outcome is unknown (the connection broke
+	// before COMMIT was answered), the key's record tells: if it is this
+	// run's own, the append committed. And a create refused before its
+	// append (its due date has passed since the first run, say) may still
+	// be the retry of one that ran.
+	if err != nil && (!h.lookup || errors.Is(err, ports.ErrUnavailable)) {
 		if rec, lerr := h.keys.LookupIdempotency(ctx, key.Scope, key.Key); lerr == nil {
+			if claim.StreamID != "" && rec.StreamID == claim.StreamID && rec.Version == claim.Version {
+				res, err := h.replay(ctx, key, rec)
+				res.Replayed = false // this request's own outcome, recovered
+				return res, err
+			}
 			return h.replay(ctx, key, rec)
 		}
 	}

@@ -72,6 +72,9 @@ func (r *Repository) Save(ctx context.Context, inv *invoice.Invoice, causation s
 	}
 	md := ports.Metadata{CorrelationID: correlationID(ctx), CausationID: causation}
 	if claim := idempotencyClaim(ctx); claim != nil {
+		// What this append would record, so the Idempotent decorator can
+		// tell its own record from another request's.
+		claim.StreamID, claim.Version = inv.ID(), inv.ExpectedVersion()+len(events)
 		md.IdempotencyKey, md.Idempotency = claim.Key, claim
 	}
 	res, err := r.store.Append(ctx, inv.ID(), inv.ExpectedVersion(), events, md)
