@@ -32,6 +32,7 @@ import (
 	"gorm.io/gorm"
 
 	"invoices/adapters/httpapi"
+	"invoices/adapters/natspub"
 	"invoices/adapters/prommetrics"
 	"invoices/adapters/store"
 	"invoices/adapters/store/postgres"
@@ -39,6 +40,7 @@ import (
 	"invoices/app"
 	"invoices/app/command"
 	"invoices/config"
+	"invoices/ports"
 )
 
 // version and commit are stamped at build time by `make build`
@@ -120,6 +122,7 @@ func options(cfg config.Config, log *zap.Logger) []fx.Option {
 		app.Module,
 		httpapi.Module,
 		metricsOptions(),
+		natsOptions(cfg.NATS, log),
 		fx.Invoke(serveDebug),
 	}
 }
@@ -145,6 +148,7 @@ func metricsOptions() fx.Option {
 			prommetrics.New,
 			func(m *prommetrics.Metrics) command.Recorder { return m },
 			func(m *prommetrics.Metrics) httpapi.Metrics { return m },
+			func(m *prommetrics.Metrics) httpapi.FeedMetrics { return m },
 		),
 		fx.Decorate(prommetrics.CountAppends),
 		fx.Invoke(func(m *prommetrics.Metrics, s *store.Stores, a app.Application) error {
@@ -157,8 +161,37 @@ func metricsOptions() fx.Option {
 					return err
 				}
 			}
+			if err := m.RegisterPublisher(a.Health.PublisherStatus); err != nil {
+				return err
+			}
 			return m.RegisterProjector(a.Health.ProjectorStatus)
 		}),
+	)
+}
+
+// natsOptions publishes the event log to NATS JetStream when NATS_URL is
+// set: the broker, the event store's publisher checkpoints and lease, and
+// the publisher. The connection is made in the background, so a NATS
+// server that is down delays publication, never start-up.
+func natsOptions(cfg config.NATS, log *zap.Logger) fx.Option {
+	if !cfg.Enabled() {
+		return fx.Options()
+	}
+	return fx.Options(
+		fx.Provide(
+			func(lc fx.Lifecycle) (ports.Broker, error) {
+				log.Info("publishing to NATS JetStream", zap.String("nats", cfg.Redacted), zap.String("stream", cfg.Stream))
+				b, err := natspub.Connect(cfg.URL, cfg.Stream, cfg.PublishBatch, log)
+				if err != nil {
+					return nil, err
+				}
+				lc.Append(fx.StopHook(b.Close))
+				return b, nil
+			},
+			func(s *store.Stores) ports.PublisherCheckpoints { return s.Events },
+			func(s *store.Stores) ports.Leaser { return s.Events },
+		),
+		app.PublisherModule,
 	)
 }
 

@@ -30,6 +30,14 @@ func TestDependencyGraph(t *testing.T) {
 	}
 }
 
+// TestDependencyGraphWithNATS validates the graph with publication on.
+func TestDependencyGraphWithNATS(t *testing.T) {
+	cfg := config.Config{NATS: config.NATS{URL: "nats://127.0.0.1:4222", Stream: "INVOICES", PublishBatch: 8}}
+	if err := fx.ValidateApp(options(cfg, zap.NewNop())...); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestServiceBoots starts the whole fx graph on SQLite, as `go run .` does,
 // and checks the wiring end to end: a create is served, counted in /metrics
 // (so the appends decorator is applied), and readiness is green.

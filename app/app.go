@@ -4,6 +4,7 @@
 package app
 
 import (
+	"context"
 	"fmt"
 	"time"
 
@@ -11,7 +12,9 @@ import (
 	"go.uber.org/zap"
 
 	"invoices/app/command"
+	"invoices/app/feed"
 	"invoices/app/projection"
+	"invoices/app/publication"
 	"invoices/app/query"
 	"invoices/config"
 	"invoices/domain/event"
@@ -25,6 +28,8 @@ type Application struct {
 	Commands Commands
 	Queries  Queries
 	Health   Health
+	// Feed is the global event feed, paged and followed live.
+	Feed *feed.Feed
 }
 
 // Commands are the write-side use cases.
@@ -57,6 +62,11 @@ type Params struct {
 	Log         *zap.Logger
 	Clock       command.Clock    `optional:"true"`
 	Recorder    command.Recorder `optional:"true"`
+	// Fanout wakes the feed's live followers; without it the feed only
+	// pages.
+	Fanout *feed.Broadcaster `optional:"true"`
+	// Publisher, when publication is configured, reports in Health.
+	Publisher *publication.Publisher `optional:"true"`
 }
 
 // New wires handlers and decorators. Every command is idempotent under an
@@ -102,7 +112,8 @@ func New(p Params) Application {
 			GetInvoiceAsOf: query.NewGetInvoiceAsOfHandler(p.Events, p.Codec, time.Now),
 			InvoiceHistory: query.NewInvoiceHistoryHandler(p.Events, p.Codec),
 		},
-		Health: Health{events: p.Events, reader: p.Reader, projector: p.Projector},
+		Feed:   feed.New(p.Events, p.Codec, p.Fanout),
+		Health: Health{events: p.Events, reader: p.Reader, projector: p.Projector, publisher: p.Publisher},
 	}
 }
 
@@ -140,9 +151,28 @@ func NewProjector(lc fx.Lifecycle, events ports.EventStore, store ports.Projecti
 	return p
 }
 
+// NewFanout returns the feed's one fan-out of this process, woken by the
+// event store's commit notifications or, for a store without them, by a
+// poll of its head every PROJECTION_POLL_INTERVAL (one query per process,
+// never one per follower).
+func NewFanout(lc fx.Lifecycle, events ports.EventStore, stream config.EventStream, proj config.Projection) *feed.Broadcaster {
+	b := feed.NewBroadcaster(stream.MaxClients)
+	if n, ok := events.(ports.CommitNotifier); ok {
+		n.NotifyCommits(b.Committed)
+		lc.Append(fx.StopHook(b.Close))
+		return b
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	lc.Append(fx.StartStopHook(func() {
+		go func() { defer close(done); b.PollHead(ctx, events.Head, proj.PollInterval) }()
+	}, func() { b.Close(); cancel(); <-done }))
+	return b
+}
+
 // Module provides the Application and runs the projector.
 var Module = fx.Module("app",
-	fx.Provide(NewCodec, NewProjector, New),
+	fx.Provide(NewCodec, NewProjector, NewFanout, New),
 	// The projector runs even before the first command needs it: it catches
 	// up on start.
 	fx.Invoke(func(*projection.Projector) {}),

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"invoices/app/projection"
+	"invoices/app/publication"
 	"invoices/ports"
 )
 
@@ -12,6 +13,7 @@ type Health struct {
 	events    ports.EventStore
 	reader    ports.InvoiceReader
 	projector *projection.Projector
+	publisher *publication.Publisher // nil when publication is off
 }
 
 // Readiness is the state of everything a request depends on. Schema
@@ -22,6 +24,10 @@ type Readiness struct {
 	Projector  projection.Status
 	// ProjectorStatus is the error reading the projector's status, if any.
 	ProjectorStatus error
+	// Publisher is the publisher's state, nil when publication is off. It
+	// does not make the service unready: a broker outage delays the
+	// publication, never the API's answers.
+	Publisher *publication.Status
 }
 
 // Ready reports whether the service can serve requests correctly: both stores
@@ -38,7 +44,24 @@ func (h Health) Readiness(ctx context.Context) Readiness {
 	r.EventStore = h.events.Ping(ctx)
 	r.ReadDB = h.reader.Ping(ctx)
 	r.Projector, r.ProjectorStatus = h.projector.Status(ctx)
+	if h.publisher != nil {
+		st, err := h.publisher.Status(ctx)
+		if err != nil {
+			st.Error = "status unavailable"
+		}
+		r.Publisher = &st
+	}
 	return r
+}
+
+// PublisherStatus reports the publisher's progress (for metrics); ok is
+// false when publication is off.
+func (h Health) PublisherStatus(ctx context.Context) (st publication.Status, ok bool, err error) {
+	if h.publisher == nil {
+		return publication.Status{}, false, nil
+	}
+	st, err = h.publisher.Status(ctx)
+	return st, true, err
 }
 
 // ProjectorStatus reports the projector's progress (for metrics).

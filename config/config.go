@@ -40,6 +40,37 @@ type Config struct {
 	Idempotency Idempotency
 	Log         Log
 	Debug       Debug
+	EventStream EventStream
+	NATS        NATS
+}
+
+// NATS configures publication to NATS JetStream; off when URL is empty.
+type NATS struct {
+	// URL is the NATS server (nats://host:4222); it may hold credentials:
+	// log Redacted instead.
+	URL      string
+	Redacted string
+	// Stream is the JetStream stream, created when absent.
+	Stream string
+	// PublishBatch is the most events read and checkpointed at once, and
+	// the most publishes awaiting their acknowledgement.
+	PublishBatch int
+}
+
+// Enabled reports whether events are published to NATS.
+func (n NATS) Enabled() bool { return n.URL != "" }
+
+// EventStream configures the live event feed (GET /events as
+// text/event-stream).
+type EventStream struct {
+	// MaxClients caps concurrent streams; one more is answered 503.
+	MaxClients int
+	// Heartbeat is how often a stream sends a comment, so that proxies and
+	// clients see an idle stream alive.
+	Heartbeat time.Duration
+	// WriteTimeout bounds each write to a stream: a client that stops
+	// reading is disconnected once a write has waited this long.
+	WriteTimeout time.Duration
 }
 
 // Idempotency configures Idempotency-Key handling.
@@ -165,6 +196,14 @@ type raw struct {
 	LogFormat string `env:"LOG_FORMAT" envDefault:"auto"`
 
 	DebugAddr string `env:"DEBUG_ADDR"`
+
+	EventStreamMaxClients   int           `env:"EVENT_STREAM_MAX_CLIENTS" envDefault:"100"`
+	EventStreamHeartbeat    time.Duration `env:"EVENT_STREAM_HEARTBEAT" envDefault:"15s"`
+	EventStreamWriteTimeout time.Duration `env:"EVENT_STREAM_WRITE_TIMEOUT" envDefault:"10s"`
+
+	NATSURL          string `env:"NATS_URL"`
+	NATSStream       string `env:"NATS_STREAM" envDefault:"INVOICES"`
+	NATSPublishBatch int    `env:"NATS_PUBLISH_BATCH" envDefault:"256"`
 }
 
 // pgVars are the original service's per-store PostgreSQL variables.
@@ -231,10 +270,15 @@ func (r raw) build() (Config, error) {
 		{"PROJECTION_BATCH_SIZE: must be between 1 and 10000", r.BatchSize >= 1 && r.BatchSize <= 10000},
 		{"PAY_MAX_ATTEMPTS: must be between 1 and 100", r.PayMaxAttempts >= 1 && r.PayMaxAttempts <= 100},
 		{"IDEMPOTENCY_KEY_TTL: must be between 1m and 720h", r.IdempotencyKeyTTL >= time.Minute && r.IdempotencyKeyTTL <= 720*time.Hour},
+		{"EVENT_STREAM_MAX_CLIENTS: must be between 1 and 100000", r.EventStreamMaxClients >= 1 && r.EventStreamMaxClients <= 100000},
+		{"EVENT_STREAM_HEARTBEAT: must be positive", r.EventStreamHeartbeat > 0},
+		{"EVENT_STREAM_WRITE_TIMEOUT: must be positive", r.EventStreamWriteTimeout > 0},
 		{"LOG_LEVEL: must be debug, info, warn or error", oneOf(r.LogLevel, "debug", "info", "warn", "error")},
 		{"LOG_FORMAT: must be auto, json or console", oneOf(r.LogFormat, "auto", "json", "console")},
 		// pprof has no authentication and shows the process's internals.
 		{"DEBUG_ADDR: must be a loopback host:port, such as 127.0.0.1:6060", r.DebugAddr == "" || loopback(r.DebugAddr)},
+		{"NATS_STREAM: must be a stream name (letters, digits, - and _)", streamName(r.NATSStream)},
+		{"NATS_PUBLISH_BATCH: must be between 1 and 10000", r.NATSPublishBatch >= 1 && r.NATSPublishBatch <= 10000},
 	}
 	for _, c := range checks {
 		if !c.ok {
@@ -266,6 +310,10 @@ func (r raw) build() (Config, error) {
 		return Config{}, err
 	}
 	es.ConnectTimeout, rd.ConnectTimeout = r.ConnectTimeout, r.ConnectTimeout
+	natsCfg, err := natsConfig(r)
+	if err != nil {
+		return Config{}, err
+	}
 	return Config{
 		HTTP: HTTP{
 			Addr:              net.JoinHostPort(r.Host, strconv.Itoa(r.Port)),
@@ -291,6 +339,10 @@ func (r raw) build() (Config, error) {
 		Idempotency: Idempotency{KeyTTL: r.IdempotencyKeyTTL},
 		Log:         Log{Level: r.LogLevel, Format: r.LogFormat},
 		Debug:       Debug{Addr: r.DebugAddr},
+		NATS:        natsCfg,
+		EventStream: EventStream{
+			MaxClients: r.EventStreamMaxClients, Heartbeat: r.EventStreamHeartbeat, WriteTimeout: r.EventStreamWriteTimeout,
+		},
 	}, nil
 }
 
@@ -439,4 +491,39 @@ func envName(t reflect.Type, field, prefix string) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// natsConfig validates NATS_URL: empty (off) or nats:// (tls://) URLs,
+// comma-separated for a cluster. Errors never echo it.
+func natsConfig(r raw) (NATS, error) {
+	n := NATS{Stream: r.NATSStream, PublishBatch: r.NATSPublishBatch}
+	if r.NATSURL == "" {
+		return n, nil
+	}
+	var redacted []string
+	for _, part := range strings.Split(r.NATSURL, ",") {
+		u, err := url.Parse(strings.TrimSpace(part))
+		if err != nil || (u.Scheme != "nats" && u.Scheme != "tls") || u.Host == "" {
+			return NATS{}, errors.New("NATS_URL: must be nats:// or tls:// URLs with a host, comma-separated")
+		}
+		redacted = append(redacted, u.Redacted())
+	}
+	n.URL, n.Redacted = r.NATSURL, strings.Join(redacted, ",")
+	return n, nil
+}
+
+// streamName reports whether s is a JetStream stream name this service
+// accepts: no spaces, dots, wildcards or path separators.
+func streamName(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for _, c := range s {
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '-', c == '_':
+		default:
+			return false
+		}
+	}
+	return true
 }

@@ -34,6 +34,8 @@ func TestDefaults(t *testing.T) {
 		Billing:     Billing{DefaultCurrency: invoice.MustCurrency("EUR")},
 		Idempotency: Idempotency{KeyTTL: 24 * time.Hour},
 		Log:         Log{Level: "info", Format: "auto"},
+		EventStream: EventStream{MaxClients: 100, Heartbeat: 15 * time.Second, WriteTimeout: 10 * time.Second},
+		NATS:        NATS{Stream: "INVOICES", PublishBatch: 256},
 	}
 	if diff := cmp.Diff(want, cfg, currencyOpt); diff != "" {
 		t.Errorf("defaults (-want +got):\n%s", diff)
@@ -243,6 +245,39 @@ func TestDefaultCurrency(t *testing.T) {
 			got := cfg.Billing.DefaultCurrency
 			if got.Code() != tt.wantCode || got.Digits() != tt.wantDigits {
 				t.Errorf("FromEnv(%s) DefaultCurrency = %s with %d digits, want %s with %d", tt.env, got, got.Digits(), tt.wantCode, tt.wantDigits)
+			}
+		})
+	}
+}
+
+func TestNATSSettings(t *testing.T) {
+	tests := []struct {
+		name    string
+		env     []string
+		want    NATS
+		wantErr string
+	}{
+		{"off", nil, NATS{Stream: "INVOICES", PublishBatch: 256}, ""},
+		{"on", []string{"NATS_URL=nats://u:p4ss@127.0.0.1:4222", "NATS_STREAM=BILLING", "NATS_PUBLISH_BATCH=64"},
+			NATS{URL: "nats://u:p4ss@127.0.0.1:4222", Redacted: "nats://u:xxxxx@127.0.0.1:4222", Stream: "BILLING", PublishBatch: 64}, ""},
+		{"not a nats url", []string{"NATS_URL=http://u:p4ss@x:4222"}, NATS{}, "NATS_URL: must be nats:// or tls:// URLs with a host, comma-separated"},
+		{"bad stream", []string{"NATS_STREAM=a.b"}, NATS{}, "NATS_STREAM: must be a stream name (letters, digits, - and _)"},
+		{"bad batch", []string{"NATS_PUBLISH_BATCH=0"}, NATS{}, "NATS_PUBLISH_BATCH: must be between 1 and 10000"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := FromEnv(tt.env)
+			if tt.wantErr != "" {
+				if err == nil || err.Error() != tt.wantErr {
+					t.Fatalf("error = %v, want %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tt.want, cfg.NATS); diff != "" {
+				t.Errorf("NATS (-want +got):\n%s", diff)
 			}
 		})
 	}

@@ -11,5 +11,7 @@ var Module = fx.Module("config",
 		func(c Config) Billing { return c.Billing },
 		func(c Config) Idempotency { return c.Idempotency },
 		func(c Config) Log { return c.Log },
+		func(c Config) EventStream { return c.EventStream },
+		func(c Config) NATS { return c.NATS },
 	),
 )

@@ -21,6 +21,7 @@ import (
 	"invoices/adapters/store/storetest"
 	"invoices/app"
 	"invoices/app/command"
+	"invoices/app/feed"
 	"invoices/app/projection"
 	"invoices/config"
 	"invoices/domain/invoice"
@@ -30,6 +31,8 @@ import (
 type testServer struct {
 	engine *gin.Engine
 	events *store.EventStore
+	app    app.Application
+	fanout *feed.Broadcaster
 }
 
 type serverOptions struct {
@@ -37,6 +40,7 @@ type serverOptions struct {
 	projectorStopped bool               // never start the projector, so reads never catch up
 	http             func(*config.HTTP) // adjusts the HTTP configuration
 	clock            command.Clock      // the commands' clock; the system clock when nil
+	eventStream      config.EventStream // live feed settings; the defaults when zero
 }
 
 func newServer(t testing.TB, e storetest.Engine, opts serverOptions) *testServer {
@@ -57,8 +61,15 @@ func newServer(t testing.TB, e storetest.Engine, opts serverOptions) *testServer
 	}
 	// Stop the projector before the databases close (cleanups run LIFO).
 	t.Cleanup(func() { _ = p.Stop(context.Background()) })
+	maxStreams := opts.eventStream.MaxClients
+	if maxStreams == 0 {
+		maxStreams = 100
+	}
+	fanout := feed.NewBroadcaster(maxStreams)
+	events.NotifyCommits(fanout.Committed)
+	t.Cleanup(fanout.Close)
 	application := app.New(app.Params{
-		Events: events, Keys: events, Reader: read, Projector: p, Codec: codec, Log: log, Clock: opts.clock,
+		Events: events, Keys: events, Reader: read, Projector: p, Codec: codec, Log: log, Clock: opts.clock, Fanout: fanout,
 		Config: config.Projection{ReadYourWritesTimeout: opts.rywTimeout, PayMaxAttempts: 5},
 	})
 	httpCfg := config.HTTP{MaxBodyBytes: 1 << 20, RequestTimeout: 10 * time.Second}
@@ -66,10 +77,10 @@ func newServer(t testing.TB, e storetest.Engine, opts serverOptions) *testServer
 		opts.http(&httpCfg)
 	}
 	engine := httpapi.NewEngine(httpapi.EngineParams{
-		App: application, Config: httpCfg, Log: log,
+		App: application, Config: httpCfg, Log: log, EventStream: opts.eventStream,
 		Billing: config.Billing{DefaultCurrency: invoice.MustCurrency("EUR")},
 	})
-	return &testServer{engine: engine, events: events}
+	return &testServer{engine: engine, events: events, app: application, fanout: fanout}
 }
 
 // do sends one request; headers are "Name: value" strings. A body with no

@@ -35,6 +35,22 @@ type ReadinessChecks struct {
 	EventStore CheckResult    `json:"eventStore"`
 	ReadDB     CheckResult    `json:"readDb"`
 	Projector  ProjectorCheck `json:"projector"`
+	// Publisher is present when events are published to NATS; its state
+	// never makes the service unready.
+	Publisher *PublisherCheck `json:"publisher,omitempty"`
+}
+
+// PublisherCheck is the NATS publisher's state on this instance and how
+// far the publication lags.
+type PublisherCheck struct {
+	// State is publishing (this instance holds the lease), retrying (it
+	// holds it and the broker or store failed), standby (another instance
+	// publishes) or stopped.
+	State      string `json:"state" enums:"publishing,retrying,standby,stopped" example:"publishing"`
+	Error      string `json:"error,omitempty"`
+	Checkpoint int64  `json:"checkpoint" example:"42"`
+	Head       int64  `json:"head" example:"42"`
+	LagEvents  int64  `json:"lagEvents" example:"0"`
 }
 
 // CheckResult is one dependency's state.
@@ -73,6 +89,7 @@ func (h healthHandlers) live(c *gin.Context) {
 //
 //	@Summary		Readiness
 //	@Description	200 when both databases answer, the read model is at this release's version and the projector runs without being stalled; 503 otherwise.
+//	@Description	With NATS_URL set it shows the publisher's state and lag too, which never make the service unready.
 //	@Description	Includes the projector's lag, and while a read model built by an older release is rebuilt (status upgrading), how far that has got.
 //	@Tags			health
 //	@Produce		json
@@ -108,6 +125,9 @@ func (h healthHandlers) ready(c *gin.Context) {
 		resp.Checks.Projector.Status = "down"
 	case r.Projector.Upgrading != "":
 		resp.Checks.Projector.Status, resp.Checks.Projector.Upgrading = "upgrading", r.Projector.Upgrading
+	}
+	if p := r.Publisher; p != nil {
+		resp.Checks.Publisher = &PublisherCheck{State: p.State, Error: p.Error, Checkpoint: p.Checkpoint, Head: p.Head, LagEvents: p.LagEvents}
 	}
 	status := http.StatusOK
 	if !r.Ready() {

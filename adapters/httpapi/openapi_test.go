@@ -183,6 +183,18 @@ func TestLiveResponsesMatchOpenAPI(t *testing.T) {
 		{name: "history: unknown", server: open.engine, method: "GET", path: "/invoices/" + unknown + "/events", status: 404},
 		{name: "history without a key", server: keyed.engine, method: "GET", path: "/invoices/" + unknown + "/events", status: 401, breaksDoc: true},
 		{name: "history past the deadline", server: expired.engine, method: "GET", path: "/invoices/" + unknown + "/events", status: 503},
+
+		// The global feed (JSON pages; a stream's 503 when the streams are
+		// full is the same problem document).
+		{name: "feed", server: open.engine, method: "GET", path: "/events?limit=2&type=invoice.created&type=invoice.paid", status: 200},
+		{name: "feed at the head", server: open.engine, method: "GET", path: "/events?after=1000", status: 200},
+		{name: "feed with a stream filter", server: open.engine, method: "GET", path: "/events?streamId=" + paid, status: 200},
+		{name: "feed: limit 0", server: open.engine, method: "GET", path: "/events?limit=0", status: 400, breaksDoc: true},
+		{name: "feed: unknown type", server: open.engine, method: "GET", path: "/events?type=invoice.deleted", status: 400, breaksDoc: true},
+		{name: "feed without a key", server: keyed.engine, method: "GET", path: "/events", status: 401, breaksDoc: true},
+		{name: "feed with a key", server: keyed.engine, method: "GET", path: "/events", headers: []string{auth}, status: 200},
+		{name: "feed past the deadline", server: expired.engine, method: "GET", path: "/events", status: 503},
+		{name: "stream: too many", server: fullStreams(t), method: "GET", path: "/events", headers: []string{"Accept: text/event-stream"}, status: 503},
 	}
 
 	produced := map[string]bool{} // "GET /invoices/{id} 404"
@@ -355,4 +367,17 @@ func TestServedOpenAPIDocument(t *testing.T) {
 	if rec := s.do(t, "GET", "/api/nested/doc.json", ""); rec.Code != http.StatusNotFound {
 		t.Errorf("/api/nested/doc.json: %d, want 404", rec.Code)
 	}
+}
+
+// fullStreams is a server whose one allowed event stream is taken, so the
+// next stream is refused with 503.
+func fullStreams(t *testing.T) http.Handler {
+	t.Helper()
+	s := newServer(t, storetest.SQLite(), serverOptions{eventStream: config.EventStream{MaxClients: 1}})
+	sub, err := s.app.Feed.Subscribe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(sub.Close)
+	return s.engine
 }

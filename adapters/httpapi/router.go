@@ -34,6 +34,10 @@ type EngineParams struct {
 	Billing config.Billing
 	Log     *zap.Logger
 	Metrics Metrics `optional:"true"`
+	// FeedMetrics counts the event feed's streams and events.
+	FeedMetrics FeedMetrics `optional:"true"`
+	// EventStream configures GET /events's live streams.
+	EventStream config.EventStream `optional:"true"`
 }
 
 // NewEngine builds the gin engine with every route and middleware.
@@ -71,6 +75,14 @@ func NewEngine(p EngineParams) *gin.Engine {
 	inv.POST("/:id/pay", h.idempotent(h.payInvoice))
 	inv.PATCH("/:id/pay", h.idempotent(h.payInvoice))
 	inv.POST("/:id/void", h.idempotent(h.voidInvoice))
+
+	fh := feedHandlers{feed: application.Feed, log: log, cfg: eventStreamDefaults(p.EventStream), keyed: len(cfg.APIKeys) > 0,
+		metrics: p.FeedMetrics}
+	ev := e.Group("/events")
+	if len(cfg.APIKeys) > 0 {
+		ev.Use(requireAPIKey(cfg.APIKeys))
+	}
+	ev.GET("", fh.events)
 
 	e.GET("/api", func(c *gin.Context) { c.Redirect(http.StatusMovedPermanently, "/api/index.html") })
 	e.GET("/api/*any", swaggerUI())

@@ -97,9 +97,15 @@ func corsMiddleware(origins []string) gin.HandlerFunc {
 }
 
 // requestTimeout bounds each request's work: handlers and store calls run
-// under the request's context, which now carries this deadline.
+// under the request's context, which now carries this deadline. An event
+// stream (GET /events as text/event-stream) is exempt: it is meant to last,
+// and ends when its client goes, stops reading, or the server shuts down.
 func requestTimeout(d time.Duration) gin.HandlerFunc {
 	return func(c *gin.Context) {
+		if wantsEventStream(c.Request) {
+			c.Next()
+			return
+		}
 		ctx, cancel := context.WithTimeout(c.Request.Context(), d)
 		defer cancel()
 		c.Request = c.Request.WithContext(ctx)

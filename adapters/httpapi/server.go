@@ -10,12 +10,14 @@ import (
 	"go.uber.org/fx"
 	"go.uber.org/zap"
 
+	"invoices/app"
 	"invoices/config"
 )
 
 // NewServer returns the HTTP server, listening from fx start to fx stop.
-// Stopping drains in-flight requests within the stop context's deadline.
-func NewServer(lc fx.Lifecycle, cfg config.HTTP, engine *gin.Engine, log *zap.Logger, sd fx.Shutdowner) *http.Server {
+// Stopping drains in-flight requests within the stop context's deadline;
+// event streams, which would never drain, are ended as shutdown begins.
+func NewServer(lc fx.Lifecycle, cfg config.HTTP, engine *gin.Engine, log *zap.Logger, sd fx.Shutdowner, application app.Application) *http.Server {
 	srv := &http.Server{
 		Addr:              cfg.Addr,
 		Handler:           engine,
@@ -24,6 +26,9 @@ func NewServer(lc fx.Lifecycle, cfg config.HTTP, engine *gin.Engine, log *zap.Lo
 		WriteTimeout:      cfg.WriteTimeout,
 		IdleTimeout:       cfg.IdleTimeout,
 		ErrorLog:          zap.NewStdLog(log.Named("http")),
+	}
+	if application.Feed != nil {
+		srv.RegisterOnShutdown(application.Feed.Close)
 	}
 	lc.Append(fx.Hook{
 		OnStart: func(context.Context) error {

@@ -29,6 +29,9 @@ type Metrics struct {
 	commandDuration *prometheus.HistogramVec
 	commandRetries  *prometheus.CounterVec
 	eventsAppended  prometheus.Counter
+	feedStreams     prometheus.Gauge
+	feedClosed      *prometheus.CounterVec
+	feedStreamed    prometheus.Counter
 }
 
 // New returns metrics registered with a fresh registry, including the Go
@@ -63,8 +66,21 @@ func New() *Metrics {
 			Namespace: namespace, Name: "events_appended_total",
 			Help: "Events appended to the event store by this process.",
 		}),
+		feedStreams: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: namespace, Name: "feed_streams_open",
+			Help: "Event feed streams (GET /events as text/event-stream) open now.",
+		}),
+		feedClosed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "feed_streams_closed_total",
+			Help: "Event feed streams closed, by reason (client_gone, stalled: the client stopped reading, shutdown, error).",
+		}, []string{"reason"}),
+		feedStreamed: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: namespace, Name: "feed_events_streamed_total",
+			Help: "Events written to event feed streams, summed over streams.",
+		}),
 	}
 	reg.MustRegister(
+		m.feedStreams, m.feedClosed, m.feedStreamed,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.httpRequests, m.httpDuration, m.commands, m.commandDuration, m.commandRetries, m.eventsAppended,
@@ -96,6 +112,18 @@ func (m *Metrics) CommandRetried(command string) {
 
 // EventsAppended counts events this process appended.
 func (m *Metrics) EventsAppended(n int) { m.eventsAppended.Add(float64(n)) }
+
+// FeedStreamOpened counts an event stream opened.
+func (m *Metrics) FeedStreamOpened() { m.feedStreams.Inc() }
+
+// FeedStreamClosed counts an event stream closed, and why.
+func (m *Metrics) FeedStreamClosed(reason string) {
+	m.feedStreams.Dec()
+	m.feedClosed.WithLabelValues(reason).Inc()
+}
+
+// FeedEventsStreamed counts events written to a stream.
+func (m *Metrics) FeedEventsStreamed(n int) { m.feedStreamed.Add(float64(n)) }
 
 // RegisterDB exports a connection pool's statistics under db_name.
 func (m *Metrics) RegisterDB(name string, db *sql.DB) error {

@@ -45,8 +45,12 @@ type EventStore struct {
 	log      *zap.Logger // for what no caller hears of: the purger's errors
 	db       *gorm.DB
 	engine   Appender
-	now      func() time.Time
-	recent   *recentEvents
+	// leases grants the engine's cross-process leases; nil means the
+	// database has one process and local grants them.
+	leases LeaseTaker
+	local  localLeases
+	now    func() time.Time
+	recent *recentEvents
 	// id tells this store's commit notifications from other processes'.
 	id string
 
@@ -109,7 +113,9 @@ func NewEventStore(ctx context.Context, e Engine, db *gorm.DB, cfg config.Databa
 	if err != nil {
 		return nil, err
 	}
+	leases, _ := e.(LeaseTaker)
 	return &EventStore{
+		leases:   leases,
 		recorded: recorded,
 		log:      zap.NewNop(),
 		db:       db.WithContext(context.Background()),

@@ -184,7 +184,7 @@ func migrate(ctx context.Context, db *gorm.DB, e Engine, lock int64, fn func(tx 
 func migrateEventStore(ctx context.Context, db *gorm.DB, e Engine, defaults ports.RecordedDefaults) (ports.RecordedDefaults, error) {
 	var recorded ports.RecordedDefaults
 	err := migrate(ctx, db, e, migrateEventStoreLock, func(tx *gorm.DB) error {
-		if err := tx.AutoMigrate(&EventRow{}, &HeadRow{}, &SettingRow{}, &IdempotencyRow{}); err != nil {
+		if err := tx.AutoMigrate(&EventRow{}, &HeadRow{}, &SettingRow{}, &IdempotencyRow{}, &PublisherCheckpointRow{}); err != nil {
 			return err
 		}
 		// "WHERE true" resolves SQLite's INSERT ... SELECT ... ON CONFLICT

@@ -94,18 +94,11 @@ func (h InvoiceHistoryHandler) Handle(ctx context.Context, q InvoiceHistory) (Hi
 			page.Next = page.Events[limit-1].Version
 			break
 		}
-		e, err := h.codec.Decode(rec.Type, rec.SchemaVersion, rec.Data)
+		e, err := HistoryEventOf(h.codec, rec)
 		if err != nil {
 			return HistoryPage{}, fmt.Errorf("invoice %s version %d: %w", q.ID, rec.Version, err)
 		}
-		_, payload, err := h.codec.Encode(e)
-		if err != nil {
-			return HistoryPage{}, fmt.Errorf("invoice %s version %d: %w", q.ID, rec.Version, err)
-		}
-		page.Events = append(page.Events, HistoryEvent{
-			Position: rec.Position, ID: rec.ID, Version: rec.Version, Type: rec.Type, SchemaVersion: rec.SchemaVersion,
-			Payload: payload, Metadata: rec.Metadata, RecordedAt: rec.RecordedAt,
-		})
+		page.Events = append(page.Events, e)
 	}
 	return page, nil
 }
