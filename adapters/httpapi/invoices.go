@@ -102,7 +102,7 @@ func (h invoiceHandlers) createInvoice(c *gin.Context) {
 //	@Param			createdTo	query		string		false	"Only invoices created before this RFC 3339 time"	format(date-time)
 //	@Param			dueBefore	query		string		false	"Only invoices with a due date before this day (YYYY-MM-DD)"	format(date)
 //	@Success		200			{array}		InvoiceResponse
-//	@Header			200			{string}	Link	"<https://…/invoices?cursor=…&limit=…>; rel=\"next\""
+//	@Header			200			{string}	Link	"the next page, when there is one: </invoices?cursor=…&limit=…&…>; rel=next (quoted)"
 //	@Failure		400			{object}	Problem	"bad limit, cursor or filter, a cursor from another filter, or a query parameter this endpoint does not know"
 //	@Failure		500		{object}	Problem
 //	@Failure		401		{object}	Problem	"API key missing or wrong (only when API_KEYS is set)"
