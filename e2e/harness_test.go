@@ -357,9 +357,11 @@ type reply struct {
 	warning   string      // Warning header (read model lagged)
 	location  string
 	// retryAfter and mediaType are the Retry-After and Content-Type (without
-	// parameters) headers.
+	// parameters) headers; replayed is Idempotent-Replayed.
 	retryAfter string
 	mediaType  string
+	replayed   string
+	body       []byte // as received
 }
 
 func (r reply) String() string {
@@ -378,20 +380,24 @@ func (r reply) String() string {
 	if r.warning != "" {
 		s += " Warning: " + r.warning
 	}
+	if r.replayed != "" {
+		s += " Idempotent-Replayed: " + r.replayed
+	}
 	return s
 }
 
-// call sends one request to p and decodes an invoice or a problem.
-func (c *client) call(ctx context.Context, p *service, op, method, path, body, requestID string) reply {
+// call sends one request to p, with header as name and value pairs, and
+// decodes an invoice or a problem.
+func (c *client) call(ctx context.Context, p *service, op, method, path, body, requestID string, header ...string) reply {
 	r := reply{op: op, instance: p, requestID: requestID, sent: time.Now()}
-	r.err = c.send(ctx, &r, method, p.base+path, body)
+	r.err = c.send(ctx, &r, method, p.base+path, body, header)
 	r.took = time.Since(r.sent)
 	return r
 }
 
 // send does call's request and fills r from the answer; it returns a
 // transport failure.
-func (c *client) send(ctx context.Context, r *reply, method, url, body string) error {
+func (c *client) send(ctx context.Context, r *reply, method, url, body string, header []string) error {
 	var rd io.Reader
 	if body != "" {
 		rd = strings.NewReader(body)
@@ -404,6 +410,9 @@ func (c *client) send(ctx context.Context, r *reply, method, url, body string) e
 		req.Header.Set("Content-Type", "application/json")
 	}
 	req.Header.Set("X-Request-ID", r.requestID)
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return err
@@ -414,10 +423,12 @@ func (c *client) send(ctx context.Context, r *reply, method, url, body string) e
 	r.location = resp.Header.Get("Location")
 	r.retryAfter = resp.Header.Get("Retry-After")
 	r.mediaType = strings.TrimSpace(strings.Split(resp.Header.Get("Content-Type"), ";")[0])
+	r.replayed = resp.Header.Get("Idempotent-Replayed")
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
 		return fmt.Errorf("%d, reading body: %w", resp.StatusCode, err)
 	}
+	r.body = b
 	if resp.StatusCode < 300 {
 		if err := json.Unmarshal(b, &r.inv); err != nil {
 			r.problem.Detail = fmt.Sprintf("undecodable invoice %q: %v", b, err)

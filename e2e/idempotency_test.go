@@ -145,7 +145,7 @@ func TestIdempotencyAcrossInstances(t *testing.T) {
 		payKey    = "pay-k"
 		body      = `{"customerId":"cust-instances","amount":19.99,"currency":"EUR"}`
 	)
-	create := func(p *service, body, rid string) keyedReply {
+	create := func(p *service, body, rid string) reply {
 		return c.withKey(ctx, p, "create", http.MethodPost, "/invoices", body, createKey, rid)
 	}
 
@@ -164,7 +164,7 @@ func TestIdempotencyAcrossInstances(t *testing.T) {
 		checkReplay(t, r, first, http.StatusCreated)
 	}
 
-	pay := func(p *service, rid string) keyedReply {
+	pay := func(p *service, rid string) reply {
 		return c.withKey(ctx, p, "pay", http.MethodPost, "/invoices/"+id+"/pay", "", payKey, rid)
 	}
 	paid := pay(instances[1], "instances-pay")
@@ -238,73 +238,14 @@ func TestIdempotencyKeyAfterRestart(t *testing.T) {
 	}
 }
 
-// keyedReply is the answer to a request sent with an Idempotency-Key: the
-// harness's reply, the Idempotent-Replayed header, and the body as sent (a
-// replay answers with the first answer's bytes).
-type keyedReply struct {
-	reply
-	replayed string
-	body     []byte
-}
-
-func (r keyedReply) String() string {
-	s := r.reply.String()
-	if r.replayed != "" {
-		s += " " + replayedHeader + ": " + r.replayed
-	}
-	return s
-}
-
-// withKey sends one request to p with the Idempotency-Key header and decodes
-// the answer as call does.
-func (c *client) withKey(ctx context.Context, p *service, op, method, path, body, key, requestID string) keyedReply {
-	r := keyedReply{reply: reply{op: op, instance: p, requestID: requestID, sent: time.Now()}}
-	r.err = c.sendWithKey(ctx, &r, method, p.base+path, body, key)
-	r.took = time.Since(r.sent)
-	return r
-}
-
-func (c *client) sendWithKey(ctx context.Context, r *keyedReply, method, url, body, key string) error {
-	var rd io.Reader
-	if body != "" {
-		rd = strings.NewReader(body)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, url, rd)
-	if err != nil {
-		return err
-	}
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	req.Header.Set("X-Request-ID", r.requestID)
-	req.Header.Set("Idempotency-Key", key)
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return err
-	}
-	defer func() { _ = resp.Body.Close() }()
-	r.status = resp.StatusCode
-	r.replayed = resp.Header.Get(replayedHeader)
-	r.warning = resp.Header.Get("Warning")
-	r.location = resp.Header.Get("Location")
-	r.retryAfter = resp.Header.Get("Retry-After")
-	r.mediaType = strings.TrimSpace(strings.Split(resp.Header.Get("Content-Type"), ";")[0])
-	if r.body, err = io.ReadAll(resp.Body); err != nil {
-		return fmt.Errorf("%d, reading body: %w", resp.StatusCode, err)
-	}
-	if resp.StatusCode < 300 {
-		if err := json.Unmarshal(r.body, &r.inv); err != nil {
-			r.problem.Detail = fmt.Sprintf("undecodable invoice %q: %v", r.body, err)
-		}
-		return nil
-	}
-	_ = json.Unmarshal(r.body, &r.problem)
-	return nil
+// withKey sends one request to p with the Idempotency-Key header.
+func (c *client) withKey(ctx context.Context, p *service, op, method, path, body, key, requestID string) reply {
+	return c.call(ctx, p, op, method, path, body, requestID, "Idempotency-Key", key)
 }
 
 // checkReplay checks that r is a replay of first: its status, the
 // Idempotent-Replayed header, and the first answer's body.
-func checkReplay(t *testing.T, r, first keyedReply, status int) {
+func checkReplay(t *testing.T, r, first reply, status int) {
 	t.Helper()
 	if r.err != nil || r.status != status {
 		t.Errorf("%s: want %d, the replay of %s", r, status, first)
