@@ -93,23 +93,27 @@ func New(p Params) Application {
 	if ttl <= 0 {
 		ttl = config.DefaultIdempotencyKeyTTL
 	}
+	getAsOf := query.NewGetInvoiceAsOfHandler(p.Events, p.Codec, time.Now)
+	asOf := func(ctx context.Context, id string, version int) (ports.InvoiceView, error) {
+		return getAsOf.Handle(ctx, query.GetInvoiceAsOf{ID: id, Version: version})
+	}
 	// Outermost to innermost: report, wait for the read model (a replay
 	// too), replay or record the key's outcome, retry a lost race.
 	return Application{
 		Commands: Commands{
 			CreateInvoice: command.Observe(command.ReadYourWrites(
-				command.Idempotent(create, "CreateInvoice", true, p.Keys, repo, ttl, now), p.Projector, timeout, p.Log), "CreateInvoice", rec),
+				command.Idempotent(create, "CreateInvoice", true, p.Keys, asOf, ttl, now), p.Projector, timeout, p.Log), "CreateInvoice", rec),
 			PayInvoice: command.Observe(command.ReadYourWrites(
-				command.Idempotent(pay, "PayInvoice", false, p.Keys, repo, ttl, now), p.Projector, timeout, p.Log), "PayInvoice", rec),
+				command.Idempotent(pay, "PayInvoice", false, p.Keys, asOf, ttl, now), p.Projector, timeout, p.Log), "PayInvoice", rec),
 			VoidInvoice: command.Observe(command.ReadYourWrites(
-				command.Idempotent(void, "VoidInvoice", false, p.Keys, repo, ttl, now), p.Projector, timeout, p.Log), "VoidInvoice", rec),
+				command.Idempotent(void, "VoidInvoice", false, p.Keys, asOf, ttl, now), p.Projector, timeout, p.Log), "VoidInvoice", rec),
 		},
 		Queries: Queries{
 			GetInvoice:   query.NewGetInvoiceHandler(p.Reader),
 			ListInvoices: query.NewListInvoicesHandler(p.Reader),
 			// As-of times are checked against the wall clock, which stamps
 			// events' recorded times, not against the commands' Clock.
-			GetInvoiceAsOf: query.NewGetInvoiceAsOfHandler(p.Events, p.Codec, time.Now),
+			GetInvoiceAsOf: getAsOf,
 			InvoiceHistory: query.NewInvoiceHistoryHandler(p.Events, p.Codec),
 		},
 		Feed:   feed.New(p.Events, p.Codec, p.Fanout),

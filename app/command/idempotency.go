@@ -47,16 +47,22 @@ func idempotencyClaim(ctx context.Context) *ports.IdempotencyRecord {
 // the append that would find the key. A create (creates true) skips that
 // read: its append finds the key under the head lock, and only when it
 // fails before that does it look the key up.
-func Idempotent[C any](next Handler[C], name string, creates bool, keys ports.IdempotencyStore, repo *Repository, ttl time.Duration, now Clock) Handler[C] {
-	return idempotent[C]{next: next, name: name, lookup: !creates, keys: keys, repo: repo, ttl: ttl, now: now}
+//
+// asOf returns an invoice as it was at a version: the event store's as-of
+// read, so a replay shows what a GET with asOfVersion would.
+func Idempotent[C any](next Handler[C], name string, creates bool, keys ports.IdempotencyStore, asOf AsOf, ttl time.Duration, now Clock) Handler[C] {
+	return idempotent[C]{next: next, name: name, lookup: !creates, keys: keys, asOf: asOf, ttl: ttl, now: now}
 }
+
+// AsOf returns invoice id as it was at version.
+type AsOf func(ctx context.Context, id string, version int) (ports.InvoiceView, error)
 
 type idempotent[C any] struct {
 	next   Handler[C]
 	name   string
 	lookup bool
 	keys   ports.IdempotencyStore
-	repo   *Repository
+	asOf   AsOf
 	ttl    time.Duration
 	now    Clock
 }
@@ -108,9 +114,9 @@ func (h idempotent[C]) replay(ctx context.Context, key Idempotency, rec ports.Id
 	if rec.Fingerprint != key.Fingerprint || rec.Command != h.name {
 		return Result{}, ports.ErrIdempotencyKeyReused
 	}
-	inv, seq, err := h.repo.LoadAt(ctx, rec.StreamID, rec.Version)
+	v, err := h.asOf(ctx, rec.StreamID, rec.Version)
 	if err != nil {
 		return Result{}, err
 	}
-	return Result{Invoice: viewOf(inv, seq), Position: rec.Position, Replayed: true}, nil
+	return Result{Invoice: v, Position: rec.Position, Replayed: true}, nil
 }

@@ -26,22 +26,9 @@ func NewRepository(store ports.EventStore, codec *event.Registry) *Repository {
 // Load rehydrates an invoice. It also returns the position of the stream's
 // first event, the invoice's list order key. Unknown ids are ports.ErrNotFound.
 func (r *Repository) Load(ctx context.Context, id string) (*invoice.Invoice, int64, error) {
-	return r.LoadAt(ctx, id, 0)
-}
-
-// LoadAt rehydrates an invoice as it was at version (0: its latest), with
-// the position of its first event; an unknown id is ports.ErrNotFound, as
-// is a version the stream has not reached.
-func (r *Repository) LoadAt(ctx context.Context, id string, version int) (*invoice.Invoice, int64, error) {
 	records, err := r.store.LoadStream(ctx, id)
 	if err != nil {
 		return nil, 0, err
-	}
-	if version > 0 {
-		if len(records) < version {
-			return nil, 0, fmt.Errorf("invoice %s version %d: %w", id, version, ports.ErrNotFound)
-		}
-		records = records[:version]
 	}
 	if len(records) == 0 {
 		return nil, 0, fmt.Errorf("invoice %s: %w", id, ports.ErrNotFound)
